@@ -1,0 +1,33 @@
+# Two commands do all the setup on a fresh machine with Python 3.11:
+#   make serve   start the API and the trainer on 127.0.0.1:8000 (default model trained if missing)
+#   make test    install what the tests need and run them
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test lint bench-train bench-serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[redis]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+serve: $(VENV)/.installed
+	$(BIN)/python scripts/serve.py
+
+test: $(VENV)/.dev-installed
+	bash scripts/install_system_deps.sh
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

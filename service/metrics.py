@@ -1,0 +1,56 @@
+"""Prometheus metrics, aggregated across gunicorn workers in multiprocess mode.
+
+Multiprocess mode is on when PROMETHEUS_MULTIPROC_DIR is set before this module is imported
+(the gunicorn config does that); otherwise the process-local registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _mp
+
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+REQUESTS = Counter(
+    "nns_http_requests_total",
+    "HTTP requests by endpoint, method and status.",
+    ["endpoint", "method", "status"],
+)
+LATENCY = Histogram(
+    "nns_http_request_duration_seconds",
+    "Time to answer a request, by endpoint.",
+    ["endpoint"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PREDICTIONS = Counter(
+    "nns_predictions_total", "Rows predicted, by model and version.", ["model", "version"]
+)
+LOAD_FAILURES = Counter(
+    "nns_model_load_failures_total", "Model versions that failed to load.", ["model"]
+)
+JOBS = Counter("nns_training_jobs_total", "Training jobs submitted, by outcome.", ["outcome"])
+
+
+def render() -> tuple[bytes, str]:
+    """Return the exposition text of every metric, summed over all worker processes."""
+    if MULTIPROCESS:
+        registry = CollectorRegistry()
+        _mp.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """Drop a dead worker's live gauges (called from gunicorn's child_exit hook)."""
+    if MULTIPROCESS:
+        _mp.mark_process_dead(pid)

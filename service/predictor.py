@@ -1,0 +1,87 @@
+"""A loaded model version: its network, scaler and request validator, ready to predict."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import ValidationError
+
+from model_store import Artifact
+
+from .errors import from_validation
+from .nn import MLP, Standardizer
+from .schemas import predict_request
+
+
+def _class_value(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+class Predictor:
+    """Predict with one immutable model version."""
+
+    def __init__(self, artifact: Artifact, max_batch: int) -> None:
+        meta = artifact.meta
+        self.name, self.version, self.meta = artifact.model, artifact.version, meta
+        self.features = [f["name"] for f in meta["features"]]
+        self.task = meta["task"]
+        self.classes = [_class_value(c) for c in meta.get("classes") or []]
+        self.net = MLP.from_config(meta["architecture"], artifact.arrays)
+        self.scaler = Standardizer.from_dict(meta["normalisation"])
+        self.request = predict_request(self.name, meta["features"], max_batch)
+
+    def parse(self, body: bytes) -> tuple[np.ndarray, bool]:
+        """Validate a raw predict body; return X: (n, n_features) and whether it was one row."""
+        try:
+            data = self.request.validate_json(body)
+        except ValidationError as exc:
+            raise from_validation(exc, strip=1) from None
+        single = "instances" not in data
+        rows = [data] if single else data["instances"]
+        # Validated rows are dicts in feature order, so their values are the matrix row.
+        return np.array([tuple(r.values()) for r in rows], dtype=np.float64), single
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """Return the network outputs for raw features. X: (n, n_features) -> (n, n_outputs)."""
+        return self.net.predict(self.scaler.transform(X))
+
+    def predictions(self, X: np.ndarray) -> list[dict]:
+        """Return one JSON-ready prediction per row of X, from one vectorised forward pass."""
+        out = self.outputs(X)
+        if self.task == "regression":
+            return [{"prediction": v} for v in out[:, 0].tolist()]
+        if self.task == "binary":
+            p = out[:, 0]
+            labels = (p >= 0.5).astype(np.int64).tolist()
+            return [
+                {"label": lab, "probability": q} for lab, q in zip(labels, p.tolist(), strict=True)
+            ]
+        idx = out.argmax(axis=1)
+        best = out[np.arange(len(idx)), idx].tolist()
+        return [
+            {"label": self.classes[i], "probability": q, "probabilities": row}
+            for i, q, row in zip(idx.tolist(), best, out.tolist(), strict=True)
+        ]
+
+    def card(self) -> dict:
+        """Return the model card of this version (without the current pointer)."""
+        m = self.meta
+        history = m.get("history", {})
+        return {
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "features": m["features"],
+            "target": m["target"],
+            "classes": m.get("classes"),
+            "architecture": m["architecture"],
+            "metrics": m.get("metrics", {}),
+            "training": {
+                "hyperparameters": m.get("hyperparameters", {}),
+                "data": m.get("data", {}),
+                "epochs_run": history.get("epochs_run"),
+                "best_epoch": history.get("best_epoch"),
+                "seconds": history.get("seconds"),
+                "final_loss": m.get("metrics", {}).get("final_loss"),
+            },
+            "created_at": m.get("created_at", ""),
+        }

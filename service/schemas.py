@@ -1,0 +1,125 @@
+"""Request and response schemas: static ones, and predict schemas built from a model's features."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, TypeAdapter
+from typing_extensions import TypedDict
+
+Binary = Annotated[int, Strict(), Field(ge=0, le=1)]
+Numeric = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
+
+
+def _shape(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "instances" in value else "row"
+
+
+def predict_request(model: str, features: list[dict], max_batch: int) -> TypeAdapter:
+    """Build the validator of a model's predict body: one row, or {"instances": [rows]}.
+
+    Rows come out as dicts in feature order; error locations start with "row" or "batch".
+    """
+    fields = {}
+    for f in features:
+        kind = Binary if f["type"] == "binary" else Numeric
+        text = f"{f['type']} feature, trained on [{f['min']:g}, {f['max']:g}]"
+        fields[f["name"]] = Annotated[kind, Field(description=text)]
+    # Functional TypedDicts: the field names come from data, not code.
+    row = TypedDict(f"{_camel(model)}Row", fields)  # type: ignore[misc]
+    row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    rows = Annotated[list[row], Field(min_length=1, max_length=max_batch)]  # type: ignore[valid-type]
+    batch = TypedDict(f"{_camel(model)}Batch", {"instances": rows})  # type: ignore[misc]  # noqa: UP013
+    batch.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    body = Annotated[
+        Annotated[row, Tag("row")] | Annotated[batch, Tag("batch")],  # type: ignore[valid-type]
+        Discriminator(_shape),
+    ]
+    return TypeAdapter(body)
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response has this shape."""
+
+    error: str = Field(description="Human readable message.")
+    code: str = Field(description="Machine readable code, e.g. validation_error.")
+    details: list[ErrorDetail] = []
+    request_id: str
+
+
+class Prediction(BaseModel):
+    label: int | float | None = Field(None, description="Predicted class (classification).")
+    probability: float | None = Field(
+        None, description="Binary: P(label 1). Multiclass: probability of the predicted label."
+    )
+    probabilities: list[float] | None = Field(None, description="Multiclass: one per class.")
+    prediction: float | None = Field(None, description="Regression output.")
+
+
+class PredictResponse(Prediction):
+    """A single-row prediction, or `predictions` for a batch."""
+
+    model: str
+    version: int
+    predictions: list[Prediction] | None = None
+
+
+class ModelSummary(BaseModel):
+    name: str
+    current_version: int | None
+    versions: list[int]
+    serving_version: int | None = Field(description="Version this process serves.")
+    error: str | None = Field(None, description="Why the current version is not served.")
+
+
+class ModelList(BaseModel):
+    models: list[ModelSummary]
+    default_model: str
+
+
+class FeatureCard(BaseModel):
+    name: str
+    type: Literal["binary", "numeric"]
+    min: float
+    max: float
+
+
+class ModelCard(BaseModel):
+    """What a client needs to call a model version, and how it was trained."""
+
+    name: str
+    version: int
+    current_version: int | None
+    task: Literal["binary", "multiclass", "regression"]
+    features: list[FeatureCard]
+    target: str
+    classes: list[float] | None
+    architecture: dict[str, Any]
+    metrics: dict[str, Any]
+    training: dict[str, Any]
+    created_at: str
+    load_error: str | None = Field(None, description="Set when a newer CURRENT failed to load.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded", "unavailable"]
+    models: dict[str, Any] = {}
+    problems: list[str] = []
+
+
+class PromoteRequest(Closed):
+    version: int = Field(ge=1, description="Version to make current.")

@@ -1,0 +1,69 @@
+"""One typed settings object, read once from `NNS_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field is one `NNS_<NAME>` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="NNS_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        Path("data"), description="Directory for the model store, job queue and metrics files."
+    )
+    model_store: Path | None = Field(
+        None, description="Model store root; defaults to <data_dir>/models."
+    )
+    default_model: str = Field("diabetes", description="Model served by POST /predict.")
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /train and PUT /models/{name}/current; unset disables them.",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL for the job queue; unset uses SQLite in <data_dir>."
+    )
+    reload_interval: float = Field(
+        1.0, ge=0.05, le=3600, description="Seconds between checks for a new CURRENT version."
+    )
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    max_batch: int = Field(10_000, ge=1, description="Most instances in one predict request.")
+    max_train_rows: int = Field(100_000, ge=1, description="Most rows in one training request.")
+    max_epochs: int = Field(100_000, ge=1, description="Most epochs in one training request.")
+    max_layer_width: int = Field(
+        256, ge=1, description="Widest hidden layer a request may ask for."
+    )
+    max_layers: int = Field(8, ge=0, description="Most hidden layers a request may ask for.")
+    job_timeout: float = Field(
+        600.0, gt=0, description="Wall-clock budget of one training job, in seconds."
+    )
+    log_level: str = Field("INFO", description="Python logging level for the JSON logs.")
+    bind: str = Field("127.0.0.1:8000", description="Address gunicorn listens on.")
+    workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes.")
+    threads: int = Field(1, ge=1, le=64, description="Threads per worker (1 = sync workers).")
+    timeout: int = Field(30, ge=1, description="gunicorn worker timeout, in seconds.")
+
+    @property
+    def store_root(self) -> Path:
+        return self.model_store or self.data_dir / "models"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def token(self) -> str | None:
+        return self.admin_token.get_secret_value() if self.admin_token else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment once."""
+    return Settings()

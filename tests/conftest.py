@@ -1,0 +1,55 @@
+"""Fixtures shared by every test: a trained store, the app and its client."""
+
+from __future__ import annotations
+
+import pytest
+
+from model_store import ModelStore
+from service import datasets
+from service.app import create_app
+from service.training import Hyperparameters, train_model
+
+TOKEN = "test-token-0123456789"
+
+
+def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", **params):
+    """Train a small model quickly and publish it; return the TrainResult."""
+    params.setdefault("epochs", 300)
+    data = datasets.builtin(dataset, samples=200)
+    return train_model(data, Hyperparameters(**params), store, name, source=f"dataset:{dataset}")
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStore:
+    """A store holding diabetes v1 (current) and moons v1."""
+    s = ModelStore(tmp_path / "models")
+    train(s)
+    train(s, "moons", "moons", hidden=[8], epochs=200)
+    return s
+
+
+@pytest.fixture
+def settings_dict(tmp_path, store) -> dict:
+    return {
+        "data_dir": tmp_path,
+        "model_store": store.root,
+        "admin_token": TOKEN,
+        "max_batch": 50,
+        "max_body_bytes": 64 * 1024,
+        "reload_interval": 0.05,
+    }
+
+
+@pytest.fixture
+def app(settings_dict):
+    return create_app(settings_dict)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth() -> dict:
+    return {"Authorization": f"Bearer {TOKEN}"}
