@@ -63,10 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-HYPER_FLAGS = (
-    "hidden activation loss optimizer learning_rate epochs batch_size seed "
-    "validation_split patience momentum weight_decay dtype"
-).split()
+HYPER_FLAGS = [
+    "hidden",
+    "activation",
+    "loss",
+    "optimizer",
+    "learning_rate",
+    "epochs",
+    "batch_size",
+    "seed",
+    "validation_split",
+    "patience",
+    "momentum",
+    "weight_decay",
+    "dtype",
+]
 FLAG_NAMES = {"learning_rate": "--lr"}
 
 

@@ -1,0 +1,77 @@
+"""Real gunicorn, two workers, a store trained by scripts/train.py, called over HTTP."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.procs import Gunicorn, http, train_cli
+
+pytestmark = pytest.mark.process
+
+
+@pytest.fixture
+def server(tmp_path):
+    train_cli(tmp_path / "models", "--epochs", "500")
+    train_cli(tmp_path / "models", "--dataset", "moons", "--hidden", "8", "--epochs", "200")
+    srv = Gunicorn(tmp_path, tmp_path / "gunicorn.log", workers=2)
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _count(text: str, pattern: str) -> float:
+    return sum(float(v) for v in re.findall(pattern + r" ([0-9.e+]+)", text))
+
+
+def test_predicts_over_http_and_metrics_sum_both_workers(server, tmp_path):
+    status, headers, body = http(
+        "POST", server.url + "/predict", {"smoking": 0, "obesity": 1, "exercise": 0}
+    )
+    assert status == 200
+    assert body["model"] == "diabetes" and body["version"] == 1 and body["label"] == 1
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+    # Enough concurrent requests that both sync workers serve some.
+    n = 200
+    row = {"smoking": 1, "obesity": 0, "exercise": 0}
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: http("POST", server.url + "/predict", row)[0], range(n)))
+    assert statuses == [200] * n
+
+    workers = server.worker_pids()
+    assert len(workers) == 2
+    files = {p.name for p in (tmp_path / "metrics").iterdir()}
+    served = [pid for pid in workers if f"counter_{pid}.db" in files]
+    assert sorted(served) == sorted(workers), "both workers should have served requests"
+
+    status, _, text = http("GET", server.url + "/metrics")
+    text = text.decode()
+    assert status == 200
+    predictions = _count(text, r'nns_predictions_total\{model="diabetes",version="1"\}')
+    assert predictions == n + 1
+    ok = _count(text, r'nns_http_requests_total\{endpoint="/predict",method="POST",status="200"\}')
+    assert ok == n + 1
+    assert "nns_http_request_duration_seconds_bucket" in text
+
+
+def test_batch_cards_and_errors_over_http(server):
+    rows = [{"x1": 0.1 * i, "x2": -0.2 * i} for i in range(20)]
+    status, _, body = http("POST", server.url + "/models/moons/predict", {"instances": rows})
+    assert status == 200 and len(body["predictions"]) == 20
+    status, _, card = http("GET", server.url + "/models/moons")
+    assert status == 200 and [f["name"] for f in card["features"]] == ["x1", "x2"]
+    status, _, err = http("POST", server.url + "/predict", b"{not json")
+    assert status == 400 and err["code"] == "bad_request"
+    status, headers, err = http(
+        "POST",
+        server.url + "/predict",
+        {"smoking": 2, "obesity": 0, "exercise": 0},
+        headers={"X-Request-ID": "abc-123"},
+    )
+    assert status == 422 and err["request_id"] == "abc-123" and headers["X-Request-ID"] == "abc-123"
+    assert "2" not in err["error"] and err["details"][0]["loc"] == ["smoking"]
