@@ -20,6 +20,15 @@ def tmp_name(suffix: str = "") -> str:
     return f"{TMP_PREFIX}{uuid.uuid4().hex}{suffix}"
 
 
+def scan(directory: Path) -> list[os.DirEntry[str]]:
+    """Return the entries of directory, or an empty list if it does not exist."""
+    try:
+        with os.scandir(directory) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def fsync_dir(path: Path) -> None:
     """Flush a directory's entries to disk so a rename or create inside it survives a crash."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -96,10 +105,7 @@ def locked(lock_path: Path) -> Iterator[None]:
 def remove_stale_tmp(directory: Path, max_age_s: float) -> None:
     """Delete temporary entries in directory untouched for longer than max_age_s seconds."""
     cutoff = time.time() - max_age_s
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        return
+    entries = scan(directory)
     for entry in entries:
         if not entry.name.startswith(TMP_PREFIX):
             continue
@@ -117,7 +123,8 @@ def _newest_mtime(path: Path) -> float:
     """Return the newest mtime of path or, for a directory, of it and its direct children."""
     newest = path.lstat().st_mtime
     if path.is_dir() and not path.is_symlink():
-        for child in os.scandir(path):
-            # A publisher still streaming a large weights file keeps bumping that file's mtime.
-            newest = max(newest, child.stat(follow_symlinks=False).st_mtime)
+        with os.scandir(path) as children:
+            for child in children:
+                # A publisher still streaming a large weights file keeps bumping its mtime.
+                newest = max(newest, child.stat(follow_symlinks=False).st_mtime)
     return newest

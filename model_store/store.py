@@ -56,10 +56,7 @@ class ModelStore:
 
     def list_models(self) -> list[str]:
         """Return the sorted names of models that have at least one published version."""
-        try:
-            entries = list(os.scandir(self.root))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+        entries = durable.scan(self.root)
         return sorted(
             e.name for e in entries if is_model_dirname(e.name) and _version_numbers(Path(e.path))
         )
@@ -119,8 +116,7 @@ class ModelStore:
 
     def load(self, name: str, version: int | None = None) -> Artifact:
         """Load and fully verify a version (the current one if version is None)."""
-        if version is None:
-            version = self.current_version(name)
+        version = self.current_version(name) if version is None else validate_version(version)
         version_dir = self._existing_version_dir(name, version)
         label = f"model {name!r} version {version}"
         doc = read_document(version_dir / META_FILE, name, version, label)
@@ -159,10 +155,7 @@ class ModelStore:
         None means the model has versions but no CURRENT, or CURRENT holds garbage. This
         costs one directory scan plus one small read per model.
         """
-        try:
-            entries = list(os.scandir(self.root))
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
+        entries = durable.scan(self.root)
         state: dict[str, int | None] = {}
         for entry in entries:
             if not is_model_dirname(entry.name):
@@ -227,10 +220,7 @@ class ModelStore:
 
 def _version_numbers(model_dir: Path) -> list[int]:
     """Return the sorted version numbers present in model_dir, ignoring temporaries."""
-    try:
-        entries = list(os.scandir(model_dir))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    entries = durable.scan(model_dir)
     return sorted(int(e.name) for e in entries if is_version_dirname(e.name) and e.is_dir())
 
 
