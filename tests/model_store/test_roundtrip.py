@@ -1,0 +1,207 @@
+"""Publishing, loading, promotion and listing on a healthy store."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_store import (
+    FORMAT_VERSION,
+    Artifact,
+    InvalidMetadata,
+    ModelNotFound,
+    ModelStore,
+    StoreError,
+    VersionNotFound,
+)
+
+from .conftest import canonical_digest, sample_arrays, sample_meta
+
+
+def assert_bitwise_equal(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> None:
+    """Assert two array dicts hold the same keys, dtypes, shapes and bytes."""
+    assert sorted(expected) == sorted(actual)
+    for key, want in expected.items():
+        got = actual[key]
+        assert got.dtype == want.dtype, key
+        assert got.shape == want.shape, key
+        assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(want).tobytes(), key
+
+
+def test_round_trip_is_bitwise_and_preserves_meta(store: ModelStore, root: Path) -> None:
+    base = np.arange(24, dtype=np.float64).reshape(4, 6)
+    arrays = {
+        "float64_nan": np.array([np.nan, -0.0, np.inf, 1e-308]),
+        "float32": np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32),
+        "int64": np.arange(-3, 3),
+        "uint8": np.array([0, 255], dtype=np.uint8),
+        "bool": np.array([True, False]),
+        "scalar": np.array(3.5),
+        "empty": np.zeros((0, 4)),
+        "fortran": np.asfortranarray(base),
+        "strided": base[::2, ::3],
+        "labels": np.array(["setosa", "virginica"]),
+        "layer.0/weight": np.ones((2, 2)),
+    }
+    meta = sample_meta(history={"loss": [1.0, 0.5, 0.25]}, fingerprint="abc123")
+
+    assert store.publish("iris", arrays, meta) == 1
+    artifact = store.load("iris")
+
+    assert isinstance(artifact, Artifact)
+    assert (artifact.model, artifact.version) == ("iris", 1)
+    assert_bitwise_equal(arrays, artifact.arrays)
+    for key, value in meta.items():
+        assert artifact.meta[key] == value
+    assert artifact.meta["format"] == "nns-model"
+    assert artifact.meta["format_version"] == FORMAT_VERSION == 1
+    assert artifact.meta["model"] == "iris"
+    assert artifact.meta["version"] == 1
+    assert datetime.fromisoformat(artifact.meta["created_at"]).utcoffset().total_seconds() == 0
+    assert artifact.meta["meta_sha256"] == canonical_digest(artifact.meta)
+    assert store.read_meta("iris", 1) == artifact.meta
+    # The documented layout, so other tools can rely on it.
+    assert sorted(p.name for p in (root / "iris" / "1").iterdir()) == ["model.json", "weights.npz"]
+    assert (root / "iris" / "CURRENT").read_text().strip() == "1"
+    with np.load(root / "iris" / "1" / "weights.npz", allow_pickle=False) as npz:
+        assert sorted(npz.files) == sorted(arrays)
+
+
+def test_versions_count_up_and_current_follows_promote(store: ModelStore) -> None:
+    assert store.publish("m", sample_arrays(1), sample_meta()) == 1
+    assert store.publish("m", sample_arrays(2), sample_meta()) == 2
+    assert store.current_version("m") == 2
+    assert store.publish("m", sample_arrays(3), sample_meta(), promote=False) == 3
+    assert store.current_version("m") == 2
+    assert store.load("m").version == 2
+    assert_bitwise_equal(sample_arrays(3), store.load("m", 3).arrays)
+    assert store.versions("m") == [1, 2, 3]
+
+
+def test_set_current_promotes_and_rolls_back(store: ModelStore) -> None:
+    for seed in (1, 2, 3):
+        store.publish("m", sample_arrays(seed), sample_meta(), promote=False)
+    store.set_current("m", 3)
+    assert store.load("m").version == 3
+    store.set_current("m", 1)
+    assert store.current_version("m") == 1
+    assert_bitwise_equal(sample_arrays(1), store.load("m").arrays)
+
+
+def test_set_current_on_missing_version_or_model(store: ModelStore) -> None:
+    store.publish("m", sample_arrays(), sample_meta())
+    with pytest.raises(VersionNotFound):
+        store.set_current("m", 2)
+    with pytest.raises(ModelNotFound):
+        store.set_current("other", 1)
+    assert store.current_version("m") == 1
+
+
+def test_listing(store: ModelStore) -> None:
+    assert store.list_models() == []
+    assert store.pointer_state() == {}
+    store.publish("zeta", sample_arrays(), sample_meta())
+    store.publish("alpha", sample_arrays(), sample_meta())
+    store.publish("alpha", sample_arrays(), sample_meta())
+    store.publish("mid", sample_arrays(), sample_meta(), promote=False)
+    assert store.list_models() == ["alpha", "mid", "zeta"]
+    assert store.versions("alpha") == [1, 2]
+    assert store.pointer_state() == {"alpha": 2, "mid": None, "zeta": 1}
+
+
+def test_missing_model_and_version(store: ModelStore) -> None:
+    with pytest.raises(ModelNotFound):
+        store.versions("nope")
+    with pytest.raises(ModelNotFound):
+        store.current_version("nope")
+    with pytest.raises(ModelNotFound):
+        store.load("nope")
+    with pytest.raises(ModelNotFound):
+        store.read_meta("nope", 1)
+    assert store.current_mtime_ns("nope") is None
+    store.publish("m", sample_arrays(), sample_meta())
+    with pytest.raises(VersionNotFound):
+        store.load("m", 2)
+    with pytest.raises(VersionNotFound):
+        store.read_meta("m", 2)
+
+
+def test_model_without_current_raises_version_not_found(store: ModelStore) -> None:
+    store.publish("m", sample_arrays(), sample_meta(), promote=False)
+    with pytest.raises(VersionNotFound, match="no current version"):
+        store.current_version("m")
+    with pytest.raises(VersionNotFound):
+        store.load("m")
+    assert store.load("m", 1).version == 1
+    assert store.current_mtime_ns("m") is None
+    assert store.pointer_state() == {"m": None}
+
+
+def test_current_mtime_changes_on_every_pointer_write(store: ModelStore) -> None:
+    store.publish("m", sample_arrays(1), sample_meta())
+    store.publish("m", sample_arrays(2), sample_meta(), promote=False)
+    seen = [store.current_mtime_ns("m")]
+    for version in (2, 1, 2, 1, 2, 1):
+        store.set_current("m", version)
+        seen.append(store.current_mtime_ns("m"))
+    assert all(isinstance(value, int) for value in seen)
+    # Strictly increasing even when the switches land within one filesystem clock tick.
+    assert seen == sorted(set(seen))
+
+
+def test_store_owned_keys_override_the_callers(store: ModelStore) -> None:
+    meta = sample_meta(version=99, model="other", format_version=7, meta_sha256="x")
+    store.publish("m", sample_arrays(), meta)
+    doc = store.read_meta("m", 1)
+    assert (doc["version"], doc["model"], doc["format_version"]) == (1, "m", 1)
+
+
+def test_meta_is_normalised_to_json(store: ModelStore) -> None:
+    store.publish("m", sample_arrays(), {"shape": (2, 3), "nested": {"t": (1,)}})
+    assert store.read_meta("m", 1)["shape"] == [2, 3]
+    assert store.read_meta("m", 1)["nested"] == {"t": [1]}
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"bad": object()},
+        {"bad": {1, 2}},
+        {"bad": np.float32(1.0)},
+        {"loss": float("nan")},
+        ["not", "a", "mapping"],
+    ],
+)
+def test_unserialisable_meta_writes_nothing(store: ModelStore, root: Path, meta: object) -> None:
+    with pytest.raises(InvalidMetadata) as info:
+        store.publish("m", sample_arrays(), meta)  # type: ignore[arg-type]
+    assert isinstance(info.value, TypeError)
+    assert isinstance(info.value, StoreError)
+    assert not root.exists()
+
+
+@pytest.mark.parametrize(
+    "arrays",
+    [
+        {"obj": np.array([{"a": 1}], dtype=object)},
+        {"ragged": np.array([[1], [1, 2]], dtype=object)},
+        {"": np.zeros(1)},
+        {"file": np.zeros(1)},
+        {1: np.zeros(1)},
+        [np.zeros(1)],
+    ],
+)
+def test_unstorable_arrays_write_nothing(store: ModelStore, root: Path, arrays: object) -> None:
+    with pytest.raises(InvalidMetadata):
+        store.publish("m", arrays, sample_meta())  # type: ignore[arg-type]
+    assert not root.exists()
+
+
+def test_model_json_is_readable_by_plain_json(store: ModelStore, root: Path) -> None:
+    store.publish("m", sample_arrays(), sample_meta())
+    doc = json.loads((root / "m" / "1" / "model.json").read_text(encoding="utf-8"))
+    assert doc == store.read_meta("m", 1)
