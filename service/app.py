@@ -26,7 +26,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         config = Settings(**config)
     settings = config or get_settings()
     logs.configure(settings.log_level)
-    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, DEBUG=False, TESTING=False)
     app.json.sort_keys = False
 

@@ -43,7 +43,9 @@ def predict_request(model: str, features: list[dict], max_batch: int) -> TypeAda
 
 
 class Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields and type coercion ("1" for 1) are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorDetail(BaseModel):

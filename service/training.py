@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from model_store import ModelNotFound, ModelStore
+from model_store import CorruptArtifact, ModelNotFound, ModelStore, VersionNotFound
 
 from .datasets import Dataset, DatasetError
 from .nn import MLP, Standardizer, fit
@@ -48,6 +48,10 @@ class Hyperparameters(BaseModel):
         if any(w < 1 for w in widths):
             raise ValueError("hidden layer widths must be >= 1")
         return widths
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; nothing is published."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,8 @@ def check_features(store: ModelStore, name: str, specs: list[dict]) -> None:
     """Refuse data whose features differ from the model's current version."""
     try:
         current = store.read_meta(name, store.current_version(name))
-    except ModelNotFound:
-        return
+    except (ModelNotFound, VersionNotFound, CorruptArtifact):
+        return  # nothing trustworthy to compare with: the new version defines the features
     have = [f["name"] for f in current["features"]]
     got = [f["name"] for f in specs]
     if have != got:
@@ -198,6 +202,10 @@ def train_model(
         callback=on_epoch,
     )
     seconds = time.perf_counter() - started
+    if not np.isfinite(history.loss[-1]):
+        raise TrainingDiverged(
+            f"training diverged (loss is {history.loss[-1]}); try a lower learning rate"
+        )
     idx, split = (val_idx, "validation") if val_idx.size else (train_idx, "training")
     metrics = _metrics(net, X[idx], y[idx], params.loss, split)
     metrics["final_loss"] = float(history.loss[-1])
