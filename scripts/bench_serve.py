@@ -1,0 +1,367 @@
+#!/usr/bin/env python
+"""Load the service and a bare Flask app, served alike by gunicorn, with wrk; print a table.
+
+Trains the diabetes model into a temporary store with scripts/train.py, then starts gunicorn
+twice with the repo's config (service/gunicorn_conf.py) and the same NNS_* settings: once with
+the service, once with scripts/bare_app.py, whose POST endpoint returns a constant JSON object.
+Metrics and logging stay on (the servers' stdout, access logs included, goes to a log file).
+Each case is loaded with `wrk -t1 -c16` on 127.0.0.1; cases run interleaved, round after round,
+so noise from other work on the machine hits them alike; the table shows medians, and each
+ratio is the median of ratios measured seconds apart. wrk shares the cores with the workers.
+
+    python scripts/bench_serve.py                                 # 2 sync workers, 5 rounds x 5 s
+    python scripts/bench_serve.py --threads 1 4 --duration 3      # sync vs gthread (2 x 4)
+
+Needs wrk (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = ROOT / "scripts" / "wrk" / "post.lua"
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf"]
+FEATURES = ("smoking", "obesity", "exercise")
+SINGLE_RATIO_TARGET, BATCH_ROWS_TARGET = 0.80, 600_000
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One kind of request: where it goes, its body, and how to tell its answer is right."""
+
+    key: str
+    label: str
+    server: str  # "app" or "bare"
+    path: str
+    body: bytes
+    rows: int
+    content_type: str = "application/json"
+    headers: tuple[str, ...] = ()
+    check: Callable[[bytes], bool] = lambda raw: True
+
+
+@dataclass
+class Result:
+    rps: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    balance: list[float] = field(default_factory=list)  # least / most busy worker, by CPU time
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url: str, case: Case, timeout: float = 5) -> tuple[int, bytes]:
+    headers = {"Content-Type": case.content_type}
+    headers.update(h.split(": ", 1) for h in case.headers)
+    req = urllib.request.Request(url + case.path, data=case.body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def get_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+class Server:
+    """gunicorn with the repo's config on a free 127.0.0.1 port, stopped by its own PID."""
+
+    def __init__(self, name: str, app: str, data: Path, workers: int, threads: int, *extra):
+        self.name, self.port = name, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data / f"{name}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "PROMETHEUS_"))}
+        env.update(
+            PYTHONPATH=str(ROOT),
+            NNS_DATA_DIR=str(data),
+            NNS_BIND=f"127.0.0.1:{self.port}",
+            NNS_WORKERS=str(workers),
+            NNS_THREADS=str(threads),
+            PROMETHEUS_MULTIPROC_DIR=str(data / f"metrics-{name}"),  # emptied on each start
+        )
+        with open(self.log_path, "wb") as log:
+            self.popen = subprocess.Popen(
+                [*GUNICORN, *extra, app],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, case: Case, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log_path.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                status, raw = post(self.url, case)
+                if status == 200 and case.check(raw):
+                    return
+                if status != 503:
+                    raise RuntimeError(f"{self.name}: {case.label} answered {status}: {raw[:300]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout} s")
+
+    def worker_cpu(self) -> dict[int, float]:
+        """Return CPU seconds used so far by each worker (children of the master)."""
+        cpu = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    stat = (entry / "stat").read_text()
+                    rest = stat[stat.rindex(")") + 2 :].split()
+                    if int(rest[1]) == self.popen.pid:
+                        cpu[int(entry.name)] = (int(rest[11]) + int(rest[12])) / TICKS
+        return cpu
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                # The master started its own session, so this group is its workers and itself.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+
+
+def wrk(server: Server, case: Case, seconds: int, connections: int, body_dir: Path) -> dict:
+    """Run wrk once against `case`; return its JSON summary plus the workers' CPU balance."""
+    body = body_dir / f"{case.key}.body"
+    if not body.exists():
+        body.write_bytes(case.body)
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    argv += ["-s", str(LUA), server.url + case.path, "--", str(body), case.content_type]
+    argv += case.headers
+    before = server.worker_cpu()
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    after = server.worker_cpu()
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
+    summary = json.loads(line.removeprefix("WRK_JSON "))
+    bad = sum(summary["errors"].values())
+    if bad:
+        raise RuntimeError(f"{case.label}: {bad} failed requests: {summary['errors']}")
+    used = [after[p] - before.get(p, 0.0) for p in after]
+    summary["balance"] = min(used) / max(used) if len(used) > 1 and max(used) > 0 else 1.0
+    return summary
+
+
+def _answer(raw: bytes) -> dict:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {}
+
+
+def predict_cases(batch: int, rng: np.random.Generator) -> list[Case]:
+    """Return the bare endpoint, single-row /predict and `batch`-row /predict cases."""
+    row = {"smoking": 0, "obesity": 1, "exercise": 0}
+    rows = rng.integers(0, 2, size=(batch, len(FEATURES))).tolist()
+    instances = [dict(zip(FEATURES, r, strict=True)) for r in rows]
+    single_body = json.dumps(row).encode()
+    return [
+        Case("bare", "bare POST / (constant JSON)", "bare", "/", single_body, 1),
+        Case(
+            "single",
+            "POST /predict, 1 row",
+            "app",
+            "/predict",
+            single_body,
+            1,
+            check=lambda raw: _answer(raw).get("label") == 1,
+        ),
+        Case(
+            "batch",
+            f"POST /predict, {batch:,} rows",
+            "app",
+            "/predict",
+            json.dumps({"instances": instances}).encode(),
+            batch,
+            check=lambda raw: len(_answer(raw).get("predictions", ())) == batch,
+        ),
+    ]
+
+
+# --- Open Inference Protocol V2 rows ------------------------------------------------------------
+# Added automatically when GET /v2 answers 200 on the started service (and --v2 is not "off").
+def v2_cases(model: str, batch: int, rng: np.random.Generator) -> list[Case]:
+    """Return POST /v2/models/{model}/infer cases: 1 and `batch` rows, JSON and binary tensors."""
+    path = f"/v2/models/{model}/infer"
+    cases = []
+    for n in (1, batch):
+        X = rng.integers(0, 2, size=(n, len(FEATURES))).astype("<f4")
+        tensor = {"name": "features", "shape": [n, len(FEATURES)], "datatype": "FP32"}
+        as_json = {"inputs": [{**tensor, "data": X.ravel().tolist()}]}
+        header = {"inputs": [{**tensor, "parameters": {"binary_data_size": X.nbytes}}]}
+        head = json.dumps(header).encode()
+
+        def check(raw: bytes, n=n) -> bool:
+            outputs = _answer(raw).get("outputs") or [{}]
+            return (outputs[0].get("shape") or [None])[0] == n
+
+        cases.append(
+            Case(f"v2json{n}", f"V2 infer, {n:,} rows, JSON", "app", path,
+                 json.dumps(as_json).encode(), n, check=check)
+        )  # fmt: skip
+        cases.append(
+            Case(f"v2bin{n}", f"V2 infer, {n:,} rows, binary", "app", path, head + X.tobytes(),
+                 n, "application/octet-stream", (f"Inference-Header-Content-Length: {len(head)}",),
+                 check=lambda raw, n=n: len(raw) > 0)
+        )  # fmt: skip
+    return cases
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(title: str, cases: list[Case], results: dict[str, Result], rounds: int) -> list[str]:
+    """Return the markdown table of one server configuration, and its target checks."""
+    bare = results["bare"].rps
+    lines = [
+        f"#### {title}",
+        "",
+        "| endpoint | req/s (median) | req/s (min-max) | rows/s | p50 ms | p99 ms "
+        "| vs bare | worker balance |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for case in cases:
+        r = results[case.key]
+        ratio = median([a / b for a, b in zip(r.rps, bare, strict=True)])
+        lines.append(
+            f"| {case.label} | {median(r.rps):,.0f} | {min(r.rps):,.0f}-{max(r.rps):,.0f} "
+            f"| {median(r.rps) * case.rows:,.0f} | {median(r.p50_ms):.2f} | {median(r.p99_ms):.2f} "
+            f"| {ratio:.2f} | {median(r.balance):.2f} (worst {min(r.balance):.2f}) |"
+        )
+    single = median([a / b for a, b in zip(results["single"].rps, bare, strict=True)])
+    batch = next(c for c in cases if c.key == "batch")
+    rows = median(results["batch"].rps) * batch.rows
+    lines += [
+        "",
+        f"- single-row /predict vs bare: **{single:.2f}** (target >= {SINGLE_RATIO_TARGET:.2f}: "
+        f"{'met' if single >= SINGLE_RATIO_TARGET else 'NOT met'})",
+        f"- {batch.rows:,}-row batches: **{rows:,.0f} rows/s** (target >= {BATCH_ROWS_TARGET:,}: "
+        f"{'met' if rows >= BATCH_ROWS_TARGET else 'NOT met'})",
+        f"- {rounds} interleaved rounds; vs bare = median of per-round ratios; worker balance = "
+        "CPU time of the least busy worker / the busiest, median and worst round",
+        "",
+    ]
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds (default 5)")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="threads per worker; 1 = sync, >1 = gthread; several values are compared "
+        "side by side (default 1)",
+    )
+    ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    ap.add_argument("--batch", type=int, default=1000, help="rows per batch request")
+    ap.add_argument("--warmup", type=int, default=1, help="seconds of unrecorded load per case")
+    ap.add_argument("--v2", choices=["auto", "off"], default="auto", help="V2 infer rows")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install wrk")
+
+    rng = np.random.default_rng(0)
+    servers: list[Server] = []
+    with tempfile.TemporaryDirectory(prefix="nns-bench-") as tmp:
+        data = Path(tmp)
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "train.py"), "--store", str(data / "models")],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        cases = predict_cases(args.batch, rng)
+        try:
+            configs = []
+            for threads in args.threads:
+                kind = f"gthread, {args.workers} workers x {threads} threads"
+                title = kind if threads > 1 else f"sync, {args.workers} workers"
+                app = Server(f"app-t{threads}", "service.app:create_app()", data, args.workers,
+                             threads)  # fmt: skip
+                bare = Server(f"bare-t{threads}", "bare_app:app", data, args.workers, threads,
+                              "--pythonpath", str(ROOT / "scripts"))  # fmt: skip
+                servers += [app, bare]
+                configs.append((title, {"app": app, "bare": bare}))
+            for _, pair in configs:
+                pair["bare"].wait_ready(cases[0])
+                pair["app"].wait_ready(cases[1])
+            app = configs[0][1]["app"]
+            if args.v2 == "auto" and get_status(app.url + "/v2") == 200:
+                cases += v2_cases("diabetes", args.batch, rng)
+            for _, pair in configs:
+                for case in cases:
+                    pair[case.server].wait_ready(case)
+                    wrk(pair[case.server], case, args.warmup, args.connections, data)
+
+            results = {title: {c.key: Result() for c in cases} for title, _ in configs}
+            for k in range(args.repeat):
+                for title, pair in configs:
+                    for case in cases[k % len(cases) :] + cases[: k % len(cases)]:
+                        s = wrk(pair[case.server], case, args.duration, args.connections, data)
+                        r = results[title][case.key]
+                        r.rps.append(s["requests"] / (s["duration_us"] / 1e6))
+                        r.p50_ms.append(s["p50_us"] / 1000)
+                        r.p99_ms.append(s["p99_us"] / 1000)
+                        r.balance.append(s["balance"])
+                print(f"round {k + 1}/{args.repeat} done", file=sys.stderr, flush=True)
+        finally:
+            for server in servers:
+                server.stop()
+        log_lines = sum(len(s.log_path.read_bytes().splitlines()) for s in servers)
+
+    print(
+        f"### Serving benchmark: wrk -t1 -c{args.connections} -d{args.duration}s, "
+        f"{args.repeat} rounds, {os.cpu_count()} cores shared by wrk and the workers\n"
+    )
+    for title, _ in configs:
+        print("\n".join(report(title, cases, results[title], args.repeat)))
+    print(f"Metrics and logging on: the servers wrote {log_lines:,} log lines (to a file).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
