@@ -181,31 +181,33 @@ def train_model(
     validation = (X[val_idx], y[val_idx]) if val_idx.size else None
 
     def on_epoch(epoch: int, loss: float) -> None:
+        if not np.isfinite(loss):
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch} (loss {loss}); try a lower learning rate"
+            )
         if progress is not None:
             progress(epoch, params.epochs, loss)
 
     started = time.perf_counter()
-    history = fit(
-        net,
-        X[train_idx],
-        y[train_idx],
-        loss=params.loss,
-        optimizer=params.optimizer,
-        learning_rate=params.learning_rate,
-        epochs=params.epochs,
-        batch_size=params.batch_size,
-        momentum=params.momentum,
-        weight_decay=params.weight_decay,
-        rng=rng,
-        validation_data=validation,
-        patience=params.patience if validation is not None else None,
-        callback=on_epoch,
-    )
-    seconds = time.perf_counter() - started
-    if not np.isfinite(history.loss[-1]):
-        raise TrainingDiverged(
-            f"training diverged (loss is {history.loss[-1]}); try a lower learning rate"
+    # Divergence overflows before the loss turns inf; on_epoch reports it as an error instead.
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = fit(
+            net,
+            X[train_idx],
+            y[train_idx],
+            loss=params.loss,
+            optimizer=params.optimizer,
+            learning_rate=params.learning_rate,
+            epochs=params.epochs,
+            batch_size=params.batch_size,
+            momentum=params.momentum,
+            weight_decay=params.weight_decay,
+            rng=rng,
+            validation_data=validation,
+            patience=params.patience if validation is not None else None,
+            callback=on_epoch,
         )
+    seconds = time.perf_counter() - started
     idx, split = (val_idx, "validation") if val_idx.size else (train_idx, "training")
     metrics = _metrics(net, X[idx], y[idx], params.loss, split)
     metrics["final_loss"] = float(history.loss[-1])
