@@ -1,0 +1,23 @@
+"""A small neural-network engine in NumPy: MLP, losses from logits, SGD/Adam, fit()."""
+
+from .activations import ACTIVATIONS
+from .losses import LOSSES, OUTPUT_FOR_LOSS
+from .network import DTYPES, MLP
+from .optimizers import OPTIMIZERS, SGD, Adam
+from .scaling import Standardizer
+from .train import History, evaluate, fit
+
+__all__ = [
+    "ACTIVATIONS",
+    "DTYPES",
+    "LOSSES",
+    "MLP",
+    "OPTIMIZERS",
+    "OUTPUT_FOR_LOSS",
+    "SGD",
+    "Adam",
+    "History",
+    "Standardizer",
+    "evaluate",
+    "fit",
+]

@@ -1,0 +1,24 @@
+"""Weight initialisation drawn from an explicit np.random.Generator (never the global one)."""
+
+import numpy as np
+
+
+def glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """Draw W: (n_in, n_out) from U(-a, a) with a = sqrt(6 / (n_in + n_out))."""
+    # Keeps the variance of activations and gradients about equal across layers for
+    # activations that are roughly linear around 0 (sigmoid, tanh, identity).
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-limit, limit, size=(n_in, n_out))
+
+
+def he_normal(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """Draw W: (n_in, n_out) from N(0, 2 / n_in)."""
+    # relu zeroes half its inputs on average, so the variance needs doubling to compensate.
+    return rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))
+
+
+def weights_for(activation: str, rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    """Draw W: (n_in, n_out) with the scheme suited to the activation that follows the layer."""
+    if activation == "relu":
+        return he_normal(rng, n_in, n_out)
+    return glorot_uniform(rng, n_in, n_out)
