@@ -1,0 +1,144 @@
+"""Turn a V2 request's input tensors into the model's feature matrix, checked like /predict."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .schemas import RequestInput
+from .tensors import from_bytes, from_json, invalid, shape_text
+
+MATRIX = "features"  # the one-tensor form: [N, F], columns in the model card's order
+UNSUPPORTED = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
+
+
+def feature_matrix(
+    inputs: list[RequestInput], raw: bytes | memoryview, features: list[dict], max_batch: int
+) -> np.ndarray:
+    """Return X: (n, n_features) float64 from the input tensors; `raw` is the binary section."""
+    names = [f["name"] for f in features]
+    matrix = _check_names(inputs, names)
+    n = _batch_size(inputs, matrix, len(names), max_batch)
+    arrays = _decode(inputs, raw)
+    if matrix:
+        X = arrays[0].astype(np.float64)
+        locs = [["inputs", 0, "data"]] * len(names)
+    else:
+        X = np.empty((n, len(names)), dtype=np.float64)
+        locs = [[]] * len(names)
+        for i, (inp, values) in enumerate(zip(inputs, arrays, strict=True)):
+            j = names.index(inp.name)
+            X[:, j] = values.reshape(n)
+            locs[j] = ["inputs", i, "data"]
+    _check_domain(X, features, locs, matrix)
+    return X
+
+
+def _check_names(inputs: list[RequestInput], names: list[str]) -> bool:
+    """Refuse unknown, repeated, missing or mixed inputs; return whether the matrix form is used."""
+    allowed = set(names) if MATRIX in names else {MATRIX, *names}
+    seen: set[str] = set()
+    for i, inp in enumerate(inputs):
+        if inp.name not in allowed:  # the name is not echoed: it is the client's text
+            raise invalid(
+                f"input {i} is not an input of this model; send {MATRIX!r} with shape "
+                f"[N, {len(names)}] or one tensor per feature: {', '.join(names)}",
+                ["inputs", i, "name"],
+            )
+        if inp.name in seen:
+            raise invalid(f"input {inp.name!r} is given more than once", ["inputs", i, "name"])
+        seen.add(inp.name)
+    matrix = MATRIX in seen and MATRIX not in names
+    if matrix and len(inputs) > 1:
+        raise invalid(
+            f"send either one {MATRIX!r} tensor or one tensor per feature, not both", ["inputs"]
+        )
+    missing = [] if matrix else [name for name in names if name not in seen]
+    if missing:
+        raise invalid(
+            f"missing input for feature {', '.join(missing)}; send {MATRIX!r} with shape "
+            f"[N, {len(names)}] or one tensor per feature",
+            ["inputs"],
+        )
+    return matrix
+
+
+def _batch_size(inputs: list[RequestInput], matrix: bool, width: int, max_batch: int) -> int:
+    """Check every shape before any data is read; return the number of rows N."""
+    if matrix:
+        shape = inputs[0].shape
+        if len(shape) != 2 or shape[1] != width:
+            raise invalid(
+                f"input {MATRIX!r} must have shape [N, {width}] (one column per feature, in the "
+                f"model card's order); got {shape_text(shape)}",
+                ["inputs", 0, "shape"],
+            )
+        n = shape[0]
+    else:
+        n = inputs[0].shape[0] if inputs[0].shape else 0
+        for i, inp in enumerate(inputs):
+            shape = inp.shape
+            if len(shape) not in (1, 2) or shape[1:] not in ([], [1]):
+                raise invalid(
+                    f"input {inp.name!r} must have shape [N] or [N, 1]; got {shape_text(shape)}",
+                    ["inputs", i, "shape"],
+                )
+            if shape[0] != n:
+                raise invalid(
+                    f"inputs disagree on the batch size: {inp.name!r} has {shape[0]} rows, "
+                    f"{inputs[0].name!r} has {n}",
+                    ["inputs", i, "shape"],
+                )
+    if n < 1:
+        raise invalid("the batch is empty: the shape has 0 rows", ["inputs", 0, "shape"])
+    if n > max_batch:
+        raise invalid(f"a batch of {n} rows is over the limit of {max_batch}", ["inputs"])
+    return n
+
+
+def _decode(inputs: list[RequestInput], raw: bytes | memoryview) -> list[np.ndarray]:
+    """Read each tensor from its JSON data or its slice of the binary section, in input order."""
+    sizes = [inp.parameters.binary_data_size if inp.parameters else None for inp in inputs]
+    declared = sum(s for s in sizes if s is not None)
+    if declared != len(raw):
+        raise invalid(
+            f"the inputs declare {declared} bytes of binary data but {len(raw)} follow the "
+            "JSON header (see Inference-Header-Content-Length)",
+            ["inputs"],
+        )
+    arrays, offset = [], 0
+    for i, (inp, size) in enumerate(zip(inputs, sizes, strict=True)):
+        label, loc = f"input {inp.name!r}", ["inputs", i]
+        extra = (inp.parameters.model_extra if inp.parameters else None) or {}
+        if any(key in extra for key in UNSUPPORTED):
+            raise invalid(f"{label}: shared memory is not supported", [*loc, "parameters"])
+        if size is None:
+            if inp.data is None:
+                raise invalid(
+                    f"{label} has no data: give data or parameters.binary_data_size", [*loc, "data"]
+                )
+            arrays.append(from_json(inp.data, inp.datatype, inp.shape, label, [*loc, "data"]))
+        elif inp.data is not None:
+            raise invalid(f"{label} has both data and binary_data_size", [*loc, "data"])
+        else:
+            loc = [*loc, "parameters", "binary_data_size"]
+            arrays.append(from_bytes(raw, offset, size, inp.datatype, inp.shape, label, loc))
+            offset += size
+    return arrays
+
+
+def _check_domain(X: np.ndarray, features: list[dict], locs: list[list], matrix: bool) -> None:
+    """Apply /predict's rules: numeric features finite, binary features 0 or 1 only."""
+    finite = np.isfinite(X).all(axis=0)
+    binary = np.array([f["type"] == "binary" for f in features])
+    zero_one = ((X == 0) | (X == 1)).all(axis=0)
+    for j, f in enumerate(features):
+        where = f" (column {j} of {MATRIX!r})" if matrix else ""
+        if not finite[j]:
+            raise invalid(
+                f"feature {f['name']!r}{where} must be finite: NaN and Infinity are not accepted",
+                locs[j],
+            )
+        if binary[j] and not zero_one[j]:
+            raise invalid(
+                f"feature {f['name']!r}{where} is binary: it accepts only 0 and 1", locs[j]
+            )

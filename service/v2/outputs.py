@@ -1,0 +1,79 @@
+"""The output tensors a model offers over V2, which a request selects, and how they are sent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..predictor import Predictor
+from .schemas import InferRequest
+from .tensors import invalid
+
+UNSUPPORTED = ("classification", "shared_memory_region", "shared_memory_byte_size")
+
+
+def declared(predictor: Predictor) -> list[dict]:
+    """Describe the output tensors of a model; -1 is the batch dimension."""
+    if predictor.task == "regression":
+        # FP64: regression values are unbounded and FP64 equals /predict's number exactly.
+        return [{"name": "prediction", "datatype": "FP64", "shape": [-1, 1]}]
+    width = 1 if predictor.task == "binary" else len(predictor.classes)
+    return [
+        {"name": "probability", "datatype": "FP32", "shape": [-1, width]},
+        {"name": "label", "datatype": "INT64", "shape": [-1]},
+    ]
+
+
+def select(request: InferRequest, predictor: Predictor) -> list[tuple[str, bool]]:
+    """Return (output name, send as binary) for each output the request asks for, in its order."""
+    names = [t["name"] for t in declared(predictor)]
+    default = bool(request.parameters and request.parameters.binary_data_output)
+    if not request.outputs:
+        return [(name, default) for name in names]
+    chosen: list[tuple[str, bool]] = []
+    for i, out in enumerate(request.outputs):
+        loc = ["outputs", i]
+        if out.name not in names:  # the name is not echoed: it is the client's text
+            raise invalid(
+                f"output {i} is not an output of this model; its outputs are {', '.join(names)}",
+                [*loc, "name"],
+            )
+        if any(name == out.name for name, _ in chosen):
+            raise invalid(f"output {out.name!r} is requested more than once", [*loc, "name"])
+        params = out.parameters
+        if params and any(key in (params.model_extra or {}) for key in UNSUPPORTED):
+            raise invalid(
+                f"output {out.name!r}: classification and shared memory are not supported",
+                [*loc, "parameters"],
+            )
+        binary = params.binary_data if params and params.binary_data is not None else default
+        chosen.append((out.name, binary))
+    return chosen
+
+
+def compute(predictor: Predictor, out: np.ndarray) -> dict[str, np.ndarray]:
+    """Return every output tensor from the network outputs. out: (n, n_outputs)."""
+    if predictor.task == "regression":
+        return {"prediction": out[:, :1].astype("<f8")}
+    if predictor.task == "binary":
+        # The same rule as Predictor.predictions: label 1 when P(1) >= 0.5.
+        p = out[:, :1]
+        return {"probability": p.astype("<f4"), "label": (p[:, 0] >= 0.5).astype("<i8")}
+    classes = np.asarray(predictor.classes, dtype="<i8")
+    return {"probability": out.astype("<f4"), "label": classes[out.argmax(axis=1)]}
+
+
+def encode(head: dict, tensors: dict[str, np.ndarray], chosen: list[tuple[str, bool]]):
+    """Return (JSON header dict, raw chunks): binary outputs go after the JSON as raw bytes."""
+    types = {"<f4": "FP32", "<f8": "FP64", "<i8": "INT64"}
+    entries, chunks = [], []
+    for name, binary in chosen:
+        values = tensors[name]
+        entry = {"name": name, "datatype": types[values.dtype.str], "shape": list(values.shape)}
+        if binary:
+            chunk = values.tobytes()
+            entry["parameters"] = {"binary_data_size": len(chunk)}
+            chunks.append(chunk)
+        else:
+            entry["data"] = values.ravel()  # orjson writes NumPy arrays natively
+        entries.append(entry)
+    return {**head, "outputs": entries}, chunks
