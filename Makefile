@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint bench-train bench-serve clean
+.PHONY: serve test lint ci bench-train bench-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(VENV)/.dev-installed
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+ci:
+	bash .ci/run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

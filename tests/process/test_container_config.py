@@ -1,0 +1,218 @@
+"""The image's command and healthchecks run for real; compose agrees with image and settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from model_store import ModelStore
+from service.settings import Settings
+from tests.procs import ROOT, Proc, free_port, http, wait_until
+
+# Where the image's paths live on this machine: the image's venv is the one running the tests.
+IMAGE_ROOTS = {"/opt/venv": Path(sys.prefix), "/data": "data", "/tmp": "tmp"}
+
+
+def dockerfile() -> dict:
+    """Return the final stage's instructions: {"ENV": {...}, "CMD": [...], ...} plus "STAGES"."""
+    lines, buf = [], ""
+    for raw in (ROOT / "Dockerfile").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        lines.append(buf + line)
+        buf = ""
+    stages: list[list[tuple[str, str]]] = []
+    for line in lines:
+        keyword, _, rest = line.partition(" ")
+        if keyword.upper() == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append((keyword.upper(), rest.strip()))
+    final = dict(stages[-1])  # last occurrence wins, as in Docker
+    env = {}
+    for keyword, rest in stages[-1]:
+        if keyword == "ENV":
+            env.update(item.split("=", 1) for item in shlex.split(rest))
+    options, _, check = final["HEALTHCHECK"].partition(" CMD ")
+    return {
+        **final,
+        "ENV": env,
+        "CMD": json.loads(final["CMD"]),
+        "HEALTHCHECK": json.loads(check),
+        "HEALTHCHECK_OPTIONS": options.split(),
+        "VOLUME": json.loads(final["VOLUME"]),
+        "STAGES": stages,
+    }
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _to_host(value: str, roots: dict[str, Path]) -> str:
+    parts = []
+    for part in value.split(":"):
+        for image_root, host_root in roots.items():
+            if part == image_root or part.startswith(image_root + "/"):
+                part = str(host_root) + part[len(image_root) :]
+                break
+        parts.append(part)
+    return ":".join(parts).replace("$PATH", os.environ["PATH"])
+
+
+def image_env(image: dict, tmp_path: Path, port: int) -> tuple[dict, dict]:
+    """Return the container's environment mapped onto this machine, and the path mapping."""
+    roots = {k: v if isinstance(v, Path) else tmp_path / v for k, v in IMAGE_ROOTS.items()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "PROMETHEUS_"))}
+    env["PYTHONPATH"] = str(ROOT)  # the image has the package installed; here it is the checkout
+    for key, value in image["ENV"].items():
+        env[key] = _to_host(value, roots)
+    env["NNS_BIND"] = f"127.0.0.1:{port}"
+    return env, roots
+
+
+def run_check(argv: list[str], env: dict) -> int:
+    exe = shutil.which(argv[0], path=env["PATH"])
+    return subprocess.run([exe, *argv[1:]], env=env, capture_output=True, timeout=30).returncode
+
+
+def compose_check(test: list[str]) -> list[str]:
+    assert test[0] in ("CMD", "CMD-SHELL"), test
+    return test[1:] if test[0] == "CMD" else ["sh", "-c", test[1]]
+
+
+@pytest.mark.process
+def test_image_cmd_trains_default_model_once_and_passes_healthchecks(tmp_path):
+    image = dockerfile()
+    port = free_port()
+    env, roots = image_env(image, tmp_path, port)
+    workdir = Path(_to_host(image["WORKDIR"], roots))
+    workdir.mkdir(parents=True)
+    store = ModelStore(Path(env["NNS_DATA_DIR"]) / "models")
+    assert store.list_models() == []
+    cmd = [shutil.which(image["CMD"][0], path=env["PATH"]), *image["CMD"][1:]]
+    checks = [
+        image["HEALTHCHECK"],
+        compose_check(compose()["services"]["api"]["healthcheck"]["test"]),
+    ]
+
+    for start in (1, 2):  # the second start, on the same store, must not train again
+        server = Proc(cmd, env, tmp_path / f"server{start}.log", cwd=workdir)
+        try:
+            wait_until(lambda s=server: _ready(s, port), timeout=90, interval=0.2, what="readiness")
+            assert store.list_models() == ["diabetes"]
+            assert store.versions("diabetes") == [1]
+            assert [run_check(c, env) for c in checks] == [0, 0]
+        finally:
+            server.stop()
+        assert 0 not in [run_check(c, env) for c in checks], "a check passed with no server"
+
+
+def _ready(server: Proc, port: int) -> bool:
+    if not server.alive():
+        raise RuntimeError(f"the image's CMD exited:\n{server.output()[-3000:]}")
+    try:
+        return http("GET", f"http://127.0.0.1:{port}/health/ready", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.process
+def test_compose_redis_command_and_healthcheck(tmp_path):
+    redis = compose()["services"]["redis"]
+    port = str(free_port())
+    cli, *args = compose_check(redis["healthcheck"]["test"])
+    check = [cli, "-p", port, *args]  # the compose check, pointed at this test's port
+    env = dict(os.environ)
+    assert run_check(check, env) != 0
+    server = Proc([*redis["command"], "--port", port, "--dir", str(tmp_path)], env, tmp_path / "r")
+    try:
+        wait_until(lambda: run_check(check, env) == 0, timeout=20, what="redis healthcheck")
+    finally:
+        server.stop()
+
+
+def test_dockerfile_final_stage_is_small_and_unprivileged():
+    image = dockerfile()
+    user = image["USER"].split(":")
+    assert all(part.isdigit() and int(part) > 0 for part in user), image["USER"]
+    assert image["ENV"]["NNS_DATA_DIR"] in image["VOLUME"]
+    assert image["EXPOSE"] == image["ENV"]["NNS_BIND"].rpartition(":")[2]
+    assert image["CMD"] == [
+        "gunicorn",
+        "-c",
+        "python:service.gunicorn_conf",
+        "service.app:create_app()",
+    ]
+    assert "--start-period=60s" in image["HEALTHCHECK_OPTIONS"]
+    build, final = image["STAGES"][0], image["STAGES"][-1]
+    assert final[0][1] == build[0][1].split(" AS ")[0], "both stages share one slim base"
+    assert not [rest for kw, rest in final if kw == "RUN" and ("pip" in rest or "apt" in rest)]
+    assert [rest for kw, rest in final if kw == "COPY"] == ["--from=build /opt/venv /opt/venv"]
+
+
+def test_dockerignore_keeps_what_the_build_copies():
+    allowed = {
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    build = dockerfile()["STAGES"][0]
+    sources = [p for kw, rest in build if kw == "COPY" for p in rest.split()[:-1]]
+    assert sources and set(sources) <= allowed
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["readme"] in allowed
+
+
+def test_compose_agrees_with_image_and_settings():
+    image, services = dockerfile(), compose()["services"]
+    api, trainer = services["api"], services["trainer"]
+    data_dir, bind_port = image["ENV"]["NNS_DATA_DIR"], image["ENV"]["NNS_BIND"].rpartition(":")[2]
+
+    # The API publishes the image's port, on loopback only, and runs the image's CMD.
+    assert [p.rpartition(":")[2] for p in api["ports"]] == [bind_port]
+    assert api["ports"][0].startswith("127.0.0.1:")
+    assert "command" not in api
+    # API and trainer share one named volume at the data dir, and one Redis queue.
+    for service in (api, trainer):
+        name, target = service["volumes"][0].split(":")
+        assert (name, target) == ("models", data_dir)
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "models" in compose()["volumes"]
+    redis_url = api["environment"]["NNS_REDIS_URL"]
+    assert trainer["environment"]["NNS_REDIS_URL"] == redis_url == "redis://redis:6379/0"
+    assert services["redis"]["image"].startswith("redis:7")
+    # The trainer is the console script the package declares.
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert trainer["command"] == ["nns-worker"] and scripts["nns-worker"] == "service.worker:main"
+    # The API's check is the image's; the trainer must not inherit a check of a port it lacks.
+    assert api["healthcheck"]["test"] == ["CMD", *image["HEALTHCHECK"]]
+    assert trainer["healthcheck"] == {"disable": True}
+    assert all(s.get("restart") == "unless-stopped" for s in services.values())
+
+
+def test_compose_env_names_are_settings_and_token_comes_from_ignored_env_file():
+    fields = {f"NNS_{name.upper()}" for name in Settings.model_fields}
+    services = compose()["services"].values()
+    used = {key for s in services for key in s.get("environment", {})}
+    example = (ROOT / ".env.example").read_text().splitlines()
+    listed = {line.split("=")[0].lstrip("# ") for line in example if "=" in line}
+    assert "NNS_ADMIN_TOKEN" in listed
+    names = {n for n in used | listed | set(dockerfile()["ENV"]) if n.startswith("NNS_")}
+    assert names <= fields, names - fields
+    api = compose()["services"]["api"]
+    assert api["env_file"] == [{"path": ".env", "required": False}]
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
