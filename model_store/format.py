@@ -66,6 +66,28 @@ def check_arrays(arrays: object) -> dict[str, np.ndarray]:
     return checked
 
 
+_ATTACHMENT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\.(png|txt|csv|json)", re.ASCII)
+_ATTACHMENT_MAX = 4 << 20
+
+
+def check_attachments(files: object) -> dict[str, bytes]:
+    """Return informational files to store beside the weights, refusing unsafe names or sizes."""
+    if not isinstance(files, Mapping):
+        raise InvalidMetadata("attachments must be a mapping of file name to bytes")
+    checked: dict[str, bytes] = {}
+    for name, data in files.items():
+        if (
+            not isinstance(name, str)
+            or _ATTACHMENT_RE.fullmatch(name) is None
+            or name in (WEIGHTS_FILE, META_FILE)
+        ):
+            raise InvalidMetadata(f"invalid attachment name {name!r}")
+        if not isinstance(data, bytes) or len(data) > _ATTACHMENT_MAX:
+            raise InvalidMetadata(f"attachment {name!r} must be bytes of at most 4 MiB")
+        checked[name] = data
+    return checked
+
+
 def write_weights(path: Path, arrays: dict[str, np.ndarray]) -> str:
     """Write arrays to a new npz file at path, fsync it and return its SHA-256 hex digest."""
     with open(path, "xb") as fh:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from .format import (
     POINTER_FILE,
     WEIGHTS_FILE,
     check_arrays,
+    check_attachments,
     decode_pointer,
     encode_document,
     encode_pointer,
@@ -91,12 +94,22 @@ class ModelStore:
         meta: dict[str, Any],
         *,
         promote: bool = True,
+        attachments: Mapping[str, bytes] | None = None,
     ) -> int:
-        """Write a new immutable version, optionally make it current, and return its number."""
+        """Write a new immutable version, optionally make it current, and return its number.
+
+        `attachments` are small informational files (a loss plot, say) stored beside the
+        weights and listed with their sha256 in model.json; loading never reads them.
+        """
         model_dir = self._model_dir(name)
         # Validate everything before creating any directory so bad input leaves no trace.
         checked_arrays = check_arrays(arrays)
+        extra = check_attachments(attachments or {})
         checked_meta = normalise_meta(meta)
+        if extra:
+            checked_meta["attachments"] = {
+                k: hashlib.sha256(v).hexdigest() for k, v in extra.items()
+            }
         durable.make_dirs(model_dir)
         durable.remove_stale_tmp(model_dir, self.stale_tmp_seconds)
         tmp_dir = model_dir / durable.tmp_name()
@@ -104,6 +117,8 @@ class ModelStore:
         try:
             # The slow part runs outside the lock; only numbering and renaming are serialised.
             weights_sha = write_weights(tmp_dir / WEIGHTS_FILE, checked_arrays)
+            for filename, data in extra.items():
+                durable.write_file(tmp_dir / filename, data)
             with durable.locked(model_dir / LOCK_FILE):
                 version = self._move_into_place(name, tmp_dir, checked_meta, weights_sha)
                 if promote:

@@ -15,6 +15,7 @@ from model_store import CorruptArtifact, ModelNotFound, ModelStore, VersionNotFo
 
 from .datasets import Dataset, DatasetError
 from .nn import MLP, Standardizer, fit
+from .plots import loss_curve_png
 
 TASK_FOR_LOSS = {"bce": "binary", "cce": "multiclass", "mse": "regression"}
 OUTPUT_FOR_LOSS = {"bce": "sigmoid", "cce": "softmax", "mse": "identity"}
@@ -231,5 +232,7 @@ def train_model(
             "val_loss": [float(v) for v in history.val_loss[::step]],
         },
     }
-    version = store.publish(name, net.get_weights(), meta, promote=promote)
+    png = loss_curve_png(history.loss, history.val_loss, f"{name}: {params.loss} loss")
+    attachments = {"loss.png": png} if png else None
+    version = store.publish(name, net.get_weights(), meta, promote=promote, attachments=attachments)
     return TrainResult(name, version, metrics, promote, str(store.root))

@@ -129,3 +129,11 @@ def test_hyperparameters_refuse_nonsense():
         Hyperparameters(learning_rate=float("nan"))
     with pytest.raises(ValueError):
         Hyperparameters(optimizer="lbfgs")
+
+
+def test_loss_plot_is_stored_beside_the_version(store):
+    # matplotlib is in the dev extra, so the plotting path runs here.
+    train_model(datasets.xor(), Hyperparameters(epochs=50), store, "xor")
+    png = (store.root / "xor" / "1" / "loss.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert "loss.png" in store.load("xor").meta["attachments"]
