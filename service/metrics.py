@@ -36,18 +36,29 @@ PREDICTIONS = Counter(
 LOAD_FAILURES = Counter(
     "nns_model_load_failures_total", "Model versions that failed to load.", ["model"]
 )
-JOBS = Counter("nns_training_jobs_total", "Training jobs submitted, by outcome.", ["outcome"])
+# Training jobs are counted in the job queue's store (see routes/train.py), which every API
+# worker and trainer shares, and reach each scrape through a collector added below.
+_COLLECTORS: list = []
+
+
+def add_collector(collector) -> None:
+    """Include `collector` (an object with collect()) in every scrape."""
+    if collector not in _COLLECTORS:
+        _COLLECTORS.append(collector)
 
 
 def render() -> tuple[bytes, str]:
     """Return the exposition text of every metric, summed over all worker processes."""
+    shared = CollectorRegistry(auto_describe=False)
+    for collector in _COLLECTORS:
+        shared.register(collector)
     if MULTIPROCESS:
         registry = CollectorRegistry()
         _mp.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(registry) + generate_latest(shared), CONTENT_TYPE_LATEST
     from prometheus_client import REGISTRY
 
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY) + generate_latest(shared), CONTENT_TYPE_LATEST
 
 
 def mark_process_dead(pid: int) -> None:

@@ -29,6 +29,9 @@ STATIC_MODELS: list[type[BaseModel]] = [
     schemas.ModelCard,
     schemas.Health,
     schemas.PromoteRequest,
+    schemas.TrainRequest,
+    schemas.JobAccepted,
+    schemas.JobStatus,
 ]
 
 

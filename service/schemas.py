@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    StrictBool,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
 from typing_extensions import TypedDict
+
+from .training import Hyperparameters
 
 Binary = Annotated[int, Strict(), Field(ge=0, le=1)]
 Numeric = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -125,3 +137,80 @@ class Health(BaseModel):
 
 class PromoteRequest(Closed):
     version: int = Field(ge=1, description="Version to make current.")
+
+
+# Training jobs: POST /train, GET and DELETE /train/jobs/{id}.
+
+ModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class TrainRequest(Closed):
+    """A training job: inline `rows` with their `target` column, or a built-in `dataset`."""
+
+    model: ModelName = Field(description="Model to train; a new name creates the model.")
+    rows: list[dict[str, Numeric]] | None = Field(
+        None, min_length=1, description="Training rows: each feature and the target by name."
+    )
+    target: str | None = Field(None, min_length=1, description="The column of `rows` to predict.")
+    dataset: Literal["diabetes", "xor", "moons"] | None = Field(
+        None, description="A built-in dataset instead of rows."
+    )
+    samples: int | None = Field(None, ge=2, description="moons only: rows to draw (500).")
+    noise: float | None = Field(
+        None, ge=0, le=10, allow_inf_nan=False, description="moons only: noise deviation (0.2)."
+    )
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    promote: StrictBool = Field(True, description="Make the new version current.")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Wall-clock budget in seconds (default and maximum: NNS_JOB_TIMEOUT).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TrainRequest:
+        if (self.rows is None) == (self.dataset is None):
+            raise ValueError("give either rows (with target) or dataset")
+        if self.rows is not None and self.target is None:
+            raise ValueError("rows need target: the column to predict")
+        if self.dataset is not None and self.target is not None:
+            raise ValueError("target only applies to rows; a dataset names its own")
+        if self.dataset != "moons" and (self.samples is not None or self.noise is not None):
+            raise ValueError("samples and noise only apply to dataset moons")
+        return self
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: Literal["queued"]
+
+
+class JobProgress(BaseModel):
+    epoch: int
+    epochs: int
+    loss: float | None
+
+
+class JobResult(BaseModel):
+    model: str
+    version: int
+    metrics: dict[str, Any]
+    promoted: bool
+
+
+class JobStatus(BaseModel):
+    """A training job as every API worker reports it; timestamps are ISO 8601 UTC."""
+
+    job_id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    model: str
+    promote: bool
+    progress: JobProgress
+    result: JobResult | None = Field(description="Set when the job succeeded.")
+    error: str | None = Field(description="Why the job failed or was cancelled.")
+    cancel_requested: bool = Field(description="A cancel was asked and the job still runs.")
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    heartbeat_at: str | None = Field(description="Last sign of life from the trainer.")

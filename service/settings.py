@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     job_timeout: float = Field(
         600.0, gt=0, description="Wall-clock budget of one training job, in seconds."
     )
+    job_heartbeat: float = Field(
+        2.0, gt=0, le=60, description="Seconds between the heartbeats of a running job."
+    )
+    job_stale_after: float = Field(
+        30.0,
+        gt=0,
+        description="A running job without a heartbeat for this long is reported failed.",
+    )
     log_level: str = Field("INFO", description="Python logging level for the JSON logs.")
     bind: str = Field("127.0.0.1:8000", description="Address gunicorn listens on.")
     workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes.")
