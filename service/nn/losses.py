@@ -23,7 +23,7 @@ def bce(z: np.ndarray, t: np.ndarray) -> float:
     # max(z,0) - z*t + log1p(exp(-|z|)) equals -t*log(s) - (1-t)*log(1-s) for s = sigmoid(z)
     # but never evaluates exp of a positive number nor log of 0.
     per = np.maximum(z, 0.0) - z * t + np.log1p(np.exp(-np.abs(z)))
-    return float(per.mean())
+    return float(per.sum()) / z.size
 
 
 def bce_grad(z: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -36,16 +36,20 @@ def bce_grad(z: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def bce_value_and_grad(z: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
     """Return (bce(z, t), bce_grad(z, t)) sharing exp(-|z|). z, t: (n, k)."""
-    e = np.exp(-np.abs(z))
-    per = np.maximum(z, 0.0)
-    per -= z * t
-    per += np.log1p(e)
+    # Called once per training step: written as few whole-array passes as possible, and with
+    # sum()/dot instead of mean(), whose Python-level wrapper costs more than the arithmetic.
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    per = np.log1p(e)
+    per += np.maximum(z, 0.0)
+    value = (float(per.sum()) - float(np.dot(z.ravel(), t.ravel()))) / z.size
     dz = np.where(z >= 0, 1.0, e)
     e += 1.0
     dz /= e
     dz -= t
     dz *= 1.0 / z.size
-    return float(per.mean()), dz
+    return value, dz
 
 
 def mse(z: np.ndarray, t: np.ndarray) -> float:
