@@ -102,9 +102,11 @@ def test_mlp_end_to_end_gradients(activation: str, loss: str) -> None:
     if activation == "relu":
         # Finite differences are only meaningful away from relu's kink: check no hidden
         # pre-activation sits within reach of the perturbation.
+        A = X
         for layer in net.dense[:-1]:
-            pre = layer.apply(X if layer is net.dense[0] else np.maximum(pre, 0))
+            pre = layer.apply(A)
             assert np.abs(pre).min() > 1e-4
+            A = np.maximum(pre, 0.0)
     net.backward(grad(logits, T))
     analytic = net.gradient_vector().copy()
     numeric = numeric_grad(lambda: value(net.forward(X), T), net.parameter_vector())

@@ -14,8 +14,9 @@ def test_xor_is_learned() -> None:
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
     y = np.array([0, 1, 1, 0])
     net = MLP(2, [4], 1, activation="sigmoid", rng=np.random.default_rng(0))
-    history = fit(net, X, y, optimizer="adam", learning_rate=0.05, epochs=3000,
-                  rng=np.random.default_rng(0))  # fmt: skip
+    history = fit(
+        net, X, y, optimizer="adam", learning_rate=0.05, epochs=3000, rng=np.random.default_rng(0)
+    )
     assert history.loss[-1] < 0.01
     out = net.predict(X)[:, 0]
     assert ((out > 0.5) == y.astype(bool)).all()
@@ -26,8 +27,7 @@ def test_diabetes_perceptron_with_sgd() -> None:
     X = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=float)
     y = np.array([1, 0, 0, 1, 1])
     net = MLP(3, [], 1, activation="sigmoid", output="sigmoid", rng=np.random.default_rng(0))
-    fit(net, X, y, optimizer="sgd", learning_rate=0.05, epochs=20000,
-        rng=np.random.default_rng(0))  # fmt: skip
+    fit(net, X, y, optimizer="sgd", learning_rate=0.05, epochs=20000, rng=np.random.default_rng(0))
     smoker, obese = net.predict(np.array([[1.0, 0, 0], [0, 1, 0]]))[:, 0]
     assert smoker < 0.5 < obese
     assert ((net.predict(X)[:, 0] > 0.5) == y.astype(bool)).all()
@@ -46,8 +46,16 @@ def test_moons_held_out_accuracy() -> None:
 def test_multiclass_blobs_with_softmax() -> None:
     X, y = make_blobs(60, np.random.default_rng(0))
     net = MLP(2, [8], 3, activation="tanh", output="softmax", rng=np.random.default_rng(0))
-    history = fit(net, X[:150], y[:150], loss="cce", learning_rate=0.05, epochs=300,
-                  validation_data=(X[150:], y[150:]), rng=np.random.default_rng(0))  # fmt: skip
+    history = fit(
+        net,
+        X[:150],
+        y[:150],
+        loss="cce",
+        learning_rate=0.05,
+        epochs=300,
+        validation_data=(X[150:], y[150:]),
+        rng=np.random.default_rng(0),
+    )
     assert history.val_metric[-1] >= 0.95
     probs = net.predict(X[150:])
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
@@ -59,8 +67,16 @@ def test_regression_with_mse() -> None:
     x = rng.uniform(-2, 2, size=(200, 1))
     y = 2 * x[:, 0] + 1 + rng.normal(0, 0.1, 200)
     net = MLP(1, [8], 1, activation="tanh", output="identity", rng=rng)
-    history = fit(net, x[:160], y[:160], loss="mse", learning_rate=0.02, epochs=1000,
-                  validation_data=(x[160:], y[160:]), rng=rng)  # fmt: skip
+    history = fit(
+        net,
+        x[:160],
+        y[:160],
+        loss="mse",
+        learning_rate=0.02,
+        epochs=1000,
+        validation_data=(x[160:], y[160:]),
+        rng=rng,
+    )
     assert history.val_metric[-1] < 0.15  # rmse; the noise alone is 0.1
     assert net.predict(np.array([[0.5]]))[0, 0] == pytest.approx(2.0, abs=0.1)
 
@@ -97,8 +113,16 @@ def test_mini_batches_not_dividing_n() -> None:
     X, y = make_moons(101, 0.1, np.random.default_rng(0))
     net = MLP(2, [8], 1, activation="tanh", rng=np.random.default_rng(0))
     seen = []
-    history = fit(net, X, y, epochs=60, batch_size=16, learning_rate=0.02,
-                  rng=np.random.default_rng(0), callback=lambda e, loss: seen.append(e))  # fmt: skip
+    history = fit(
+        net,
+        X,
+        y,
+        epochs=60,
+        batch_size=16,
+        learning_rate=0.02,
+        rng=np.random.default_rng(0),
+        callback=lambda e, loss: seen.append(e),
+    )
     assert seen == list(range(1, 61)) and history.epochs_run == 60
     assert history.loss[-1] < 0.5 * history.loss[0]
     # A batch larger than the data set is simply the full batch.
@@ -110,8 +134,16 @@ def test_weight_decay_shrinks_w_only() -> None:
 
     def one_sgd_step(decay: float) -> dict[str, np.ndarray]:
         net = MLP(2, [5], 1, activation="tanh", rng=np.random.default_rng(0))
-        fit(net, X, y, optimizer="sgd", learning_rate=0.1, epochs=1, weight_decay=decay,
-            rng=np.random.default_rng(0))  # fmt: skip
+        fit(
+            net,
+            X,
+            y,
+            optimizer="sgd",
+            learning_rate=0.1,
+            epochs=1,
+            weight_decay=decay,
+            rng=np.random.default_rng(0),
+        )
         return net.get_weights()
 
     start = MLP(2, [5], 1, activation="tanh", rng=np.random.default_rng(0)).get_weights()
@@ -139,8 +171,16 @@ def test_sgd_momentum_trains_faster_than_plain_sgd() -> None:
 
     def final_loss(momentum: float) -> float:
         net = MLP(2, [10], 1, activation="tanh", rng=np.random.default_rng(0))
-        history = fit(net, X, y, optimizer="sgd", learning_rate=0.1, momentum=momentum,
-                      epochs=300, rng=np.random.default_rng(0))  # fmt: skip
+        history = fit(
+            net,
+            X,
+            y,
+            optimizer="sgd",
+            learning_rate=0.1,
+            momentum=momentum,
+            epochs=300,
+            rng=np.random.default_rng(0),
+        )
         return history.loss[-1]
 
     with_momentum = final_loss(0.9)
@@ -154,9 +194,17 @@ def test_early_stopping_restores_best_weights() -> None:
     # best epoch comes early and training must stop well before `epochs`.
     snapshots: dict[int, dict[str, np.ndarray]] = {}
     net = MLP(2, [8], 1, activation="tanh", rng=np.random.default_rng(0))
-    history = fit(net, X, y, learning_rate=0.05, epochs=500, validation_data=(X, 1 - y),
-                  patience=5, rng=np.random.default_rng(0),
-                  callback=lambda epoch, loss: snapshots.update({epoch: net.get_weights()}))  # fmt: skip
+    history = fit(
+        net,
+        X,
+        y,
+        learning_rate=0.05,
+        epochs=500,
+        validation_data=(X, 1 - y),
+        patience=5,
+        rng=np.random.default_rng(0),
+        callback=lambda epoch, loss: snapshots.update({epoch: net.get_weights()}),
+    )
     best = history.best_epoch
     assert best is not None
     assert history.epochs_run == best + 5 < 500
