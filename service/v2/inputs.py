@@ -95,9 +95,25 @@ def _batch_size(inputs: list[RequestInput], matrix: bool, width: int, max_batch:
     return n
 
 
+def _binary_size(i: int, inp: RequestInput) -> int | None:
+    """Check where an input's data comes from; return its binary_data_size, None for JSON data."""
+    params = inp.parameters
+    label, loc = f"input {inp.name!r}", ["inputs", i]
+    if params and any(key in (params.model_extra or {}) for key in UNSUPPORTED):
+        raise invalid(f"{label}: shared memory is not supported", [*loc, "parameters"])
+    size = params.binary_data_size if params else None
+    if size is None and inp.data is None:
+        raise invalid(
+            f"{label} has no data: give data or parameters.binary_data_size", [*loc, "data"]
+        )
+    if size is not None and inp.data is not None:
+        raise invalid(f"{label} has both data and binary_data_size", [*loc, "data"])
+    return size
+
+
 def _decode(inputs: list[RequestInput], raw: bytes | memoryview) -> list[np.ndarray]:
     """Read each tensor from its JSON data or its slice of the binary section, in input order."""
-    sizes = [inp.parameters.binary_data_size if inp.parameters else None for inp in inputs]
+    sizes = [_binary_size(i, inp) for i, inp in enumerate(inputs)]
     declared = sum(s for s in sizes if s is not None)
     if declared != len(raw):
         raise invalid(
@@ -107,20 +123,12 @@ def _decode(inputs: list[RequestInput], raw: bytes | memoryview) -> list[np.ndar
         )
     arrays, offset = [], 0
     for i, (inp, size) in enumerate(zip(inputs, sizes, strict=True)):
-        label, loc = f"input {inp.name!r}", ["inputs", i]
-        extra = (inp.parameters.model_extra if inp.parameters else None) or {}
-        if any(key in extra for key in UNSUPPORTED):
-            raise invalid(f"{label}: shared memory is not supported", [*loc, "parameters"])
+        label = f"input {inp.name!r}"
         if size is None:
-            if inp.data is None:
-                raise invalid(
-                    f"{label} has no data: give data or parameters.binary_data_size", [*loc, "data"]
-                )
-            arrays.append(from_json(inp.data, inp.datatype, inp.shape, label, [*loc, "data"]))
-        elif inp.data is not None:
-            raise invalid(f"{label} has both data and binary_data_size", [*loc, "data"])
+            loc = ["inputs", i, "data"]
+            arrays.append(from_json(inp.data, inp.datatype, inp.shape, label, loc))
         else:
-            loc = [*loc, "parameters", "binary_data_size"]
+            loc = ["inputs", i, "parameters", "binary_data_size"]
             arrays.append(from_bytes(raw, offset, size, inp.datatype, inp.shape, label, loc))
             offset += size
     return arrays
