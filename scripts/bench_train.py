@@ -195,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"numpy {np.__version__}, scikit-learn {sklearn.__version__}", end="")
     print("" if args.no_torch else f", torch {torch.__version__} ({torch.get_num_threads()} thr)")
+    print("thread pools (numpy and service.nn use numpy's OpenBLAS, scikit-learn uses numpy's and")
+    print("scipy's OpenBLAS plus OpenMP, torch its own OpenMP/MKL-DNN):")
     for pool in threadpool_info():
-        print(f"  {pool['internal_api']} {pool.get('version')}: {pool['num_threads']} thread(s)")
+        lib = Path(pool["filepath"]).name
+        print(f"  {pool['internal_api']} {pool.get('version') or ''} {lib}: {pool['num_threads']}")
     print(f"dtype {args.dtype}, activation {ACTIVATION}, adam, {args.repeats} repeats")
     print("median training time, mean held-out accuracy, ratio = time / scikit-learn's time\n")
 

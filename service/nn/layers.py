@@ -1,6 +1,9 @@
 """Layers: forward caches what backward needs, backward fills gradients and returns the
 gradient for the layer below. Neither ever changes a parameter; optimizers do that.
 
+Backward OVERWRITES the gradient arrays (one batch, one backward, one step), so training
+needs no zero_grad pass; accumulate across batches by summing copies if ever needed.
+
 Training calls forward/backward thousands of times with the same batch size, so each layer
 keeps output buffers per batch size and writes into them with ``out=``. Arrays returned by
 ``forward``/``backward`` are therefore only valid until the next call with the same batch size.
@@ -103,12 +106,11 @@ class Dense:
 class Activation:
     """Element-wise (or row-wise, for softmax) activation; holds no parameters."""
 
-    params: dict[str, np.ndarray] = {}
-    grads: dict[str, np.ndarray] = {}
-
     def __init__(self, name: str, width: int, dtype: np.dtype) -> None:
         """Build the named activation for inputs of shape (n, width)."""
         self.name = name
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
         self._fn, self._backward = activations.get(name)
         self._A = _Buffers(width, dtype)
         self._dZ = _Buffers(width, dtype)
