@@ -1,0 +1,135 @@
+"""The real tritonclient HTTP client against real gunicorn: V2 health, metadata and infer."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from tests.procs import Gunicorn, http, train_cli
+
+pytestmark = pytest.mark.process
+
+DIABETES = ["smoking", "obesity", "exercise"]
+ROWS = np.array(list(itertools.product((0, 1), repeat=3)), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("v2")
+    train_cli(root / "models", "--epochs", "300")
+    train_cli(root / "models", "--epochs", "200", "--seed", "2")  # diabetes v2 is current
+    train_cli(root / "models", "--dataset", "moons", "--hidden", "8", "--epochs", "200")
+    srv = Gunicorn(root, root / "gunicorn.log", workers=2)
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    triton = httpclient.InferenceServerClient(server.url.removeprefix("http://"))
+    yield triton
+    triton.close()
+
+
+def features(X: np.ndarray, binary: bool) -> list[httpclient.InferInput]:
+    inp = httpclient.InferInput("features", list(X.shape), "FP32" if X.dtype == "f4" else "FP64")
+    inp.set_data_from_numpy(X, binary_data=binary)
+    return [inp]
+
+
+def predict(server, X: np.ndarray, names: list[str], path: str = "/predict") -> list[dict]:
+    # /predict takes binary features as JSON integers only.
+    rows = X.astype(int).tolist() if names == DIABETES else X.tolist()
+    instances = [dict(zip(names, row, strict=True)) for row in rows]
+    status, _, body = http("POST", server.url + path, {"instances": instances})
+    assert status == 200
+    return body["predictions"]
+
+
+def test_health_and_metadata(client):
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready("diabetes") and client.is_model_ready("diabetes", "1")
+    assert not client.is_model_ready("nope") and not client.is_model_ready("diabetes", "9")
+    meta = client.get_server_metadata()
+    assert meta["name"] == "nn-service" and "binary_tensor_data" in meta["extensions"]
+    model = client.get_model_metadata("diabetes")
+    assert model["versions"] == ["1", "2"] and model["properties"]["version"] == "2"
+    assert model["inputs"] == [{"name": "features", "datatype": "FP64", "shape": [-1, 3]}]
+    assert [o["name"] for o in model["outputs"]] == ["probability", "label"]
+    assert client.get_model_metadata("diabetes", "1")["properties"]["version"] == "1"
+
+
+@pytest.mark.parametrize("binary_in", [True, False], ids=["binary-in", "json-in"])
+@pytest.mark.parametrize("binary_out", [True, False], ids=["binary-out", "json-out"])
+def test_infer_equals_predict_for_batches_and_single_rows(server, client, binary_in, binary_out):
+    want = predict(server, ROWS, DIABETES)
+    outputs = [
+        httpclient.InferRequestedOutput(n, binary_data=binary_out) for n in ("probability", "label")
+    ]
+    res = client.infer("diabetes", features(ROWS, binary_in), outputs=outputs, request_id="r1")
+    assert res.get_response()["model_version"] == "2" and res.get_response()["id"] == "r1"
+    assert res.as_numpy("label").tolist() == [p["label"] for p in want]
+    assert res.as_numpy("probability")[:, 0].tolist() == [
+        np.float32(p["probability"]) for p in want
+    ]
+    single = client.infer("diabetes", features(ROWS[3:4], binary_in), outputs=outputs)
+    assert single.as_numpy("probability").shape == (1, 1)
+    assert single.as_numpy("label").tolist() == [want[3]["label"]]
+
+
+def test_pinned_version_and_selected_outputs(server, client):
+    want = predict(server, ROWS, DIABETES, "/models/diabetes/versions/1/predict")
+    label = [httpclient.InferRequestedOutput("label", binary_data=False)]
+    res = client.infer("diabetes", features(ROWS, True), model_version="1", outputs=label)
+    assert res.get_response()["model_version"] == "1"
+    assert res.as_numpy("probability") is None
+    assert res.as_numpy("label").tolist() == [p["label"] for p in want]
+    res = client.infer("diabetes", features(ROWS, False), model_version="1")  # all outputs
+    assert res.as_numpy("probability")[:, 0].tolist() == [
+        np.float32(p["probability"]) for p in want
+    ]
+
+
+def test_numeric_model_with_one_tensor_per_feature(server, client):
+    X = np.random.default_rng(5).normal(size=(1000, 2))
+    want = predict(server, X, ["x1", "x2"], "/models/moons/predict")
+    inputs = []
+    for j, name in enumerate(["x1", "x2"]):
+        inputs.append(httpclient.InferInput(name, [1000, 1], "FP64"))
+        inputs[-1].set_data_from_numpy(X[:, j : j + 1].copy(), binary_data=True)
+    res = client.infer("moons", inputs)
+    assert res.as_numpy("probability")[:, 0].tolist() == [
+        np.float32(p["probability"]) for p in want
+    ]
+    assert res.as_numpy("label").tolist() == [p["label"] for p in want]
+
+
+def _error(client, model: str, inputs, **kw) -> InferenceServerException:
+    with pytest.raises(InferenceServerException) as info:
+        client.infer(model, inputs, **kw)
+    return info.value
+
+
+def test_errors_reach_the_client_with_our_message(client):
+    err = _error(client, "nope", features(ROWS, True))
+    assert err.status() == "404" and "model 'nope' not found" in err.message()
+    err = _error(client, "diabetes", features(ROWS, True), model_version="9")
+    assert err.status() == "404" and "no version 9" in err.message()
+    err = _error(client, "diabetes", features(np.zeros((2, 4), np.float32), True))
+    assert err.status() == "400" and "must have shape [N, 3]" in err.message()
+    half = httpclient.InferInput("features", [1, 3], "FP16")
+    half.set_data_from_numpy(np.zeros((1, 3), np.float16))
+    err = _error(client, "diabetes", [half])
+    assert err.status() == "400" and "inputs.0.datatype: Input should be" in err.message()
+    err = _error(client, "diabetes", features(np.array([[0, 2, 0]], np.float32), False))
+    assert err.status() == "400" and "accepts only 0 and 1" in err.message()
+    bad = [httpclient.InferRequestedOutput("logits")]
+    err = _error(client, "diabetes", features(ROWS, True), outputs=bad)
+    assert err.status() == "400" and "is not an output of this model" in err.message()
