@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from model_store import ModelStore
@@ -19,13 +21,20 @@ def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", 
     return train_model(data, Hyperparameters(**params), store, name, source=f"dataset:{dataset}")
 
 
-@pytest.fixture
-def store(tmp_path) -> ModelStore:
-    """A store holding diabetes v1 (current) and moons v1."""
-    s = ModelStore(tmp_path / "models")
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory) -> ModelStore:
+    """Diabetes v1 (current) and moons v1, trained once per session; copy it, don't change it."""
+    s = ModelStore(tmp_path_factory.mktemp("template") / "models")
     train(s)
     train(s, "moons", "moons", hidden=[8], epochs=200)
     return s
+
+
+@pytest.fixture
+def store(tmp_path, trained_store) -> ModelStore:
+    """A private copy of the trained store for one test."""
+    shutil.copytree(trained_store.root, tmp_path / "models")
+    return ModelStore(tmp_path / "models")
 
 
 @pytest.fixture
