@@ -25,6 +25,7 @@ class Registry:
         self.current: dict[str, Predictor] = {}
         self.errors: dict[str, str] = {}  # model -> why its CURRENT is not what we serve
         self._seen: dict[str, int | None] = {}  # CURRENT contents last acted on
+        self._failed: dict[str, int | None] = {}  # model -> mtime of the CURRENT that failed
         self._pinned: OrderedDict[tuple[str, int], Predictor] = OrderedDict()
         self._lock = threading.Lock()
         self._next_check = 0.0
@@ -48,6 +49,7 @@ class Registry:
 
     def _apply(self, name: str, pointer: int | None) -> None:
         self._seen[name] = pointer
+        mtime = self.store.current_mtime_ns(name)
         try:
             if pointer is None:
                 self.store.current_version(name)  # raises the reason
@@ -55,6 +57,7 @@ class Registry:
             predictor = self._load(name, pointer)
         except (StoreError, ValueError, KeyError) as exc:
             self.errors[name] = f"version {pointer} of {name!r} failed to load: {exc}"
+            self._failed[name] = mtime
             self.on_load_failure(name)
             serving = self.current.get(name) or self._fallback(name)
             if serving is not None:
@@ -71,6 +74,7 @@ class Registry:
             return
         self.current[name] = predictor
         self.errors.pop(name, None)
+        self._failed.pop(name, None)
         log.info("model loaded", extra={"model": name, "version": pointer})
 
     def refresh(self) -> None:
@@ -81,12 +85,16 @@ class Registry:
             self._next_check = time.monotonic() + self.interval
             state = self.store.pointer_state()
             for name, pointer in state.items():
-                if name not in self._seen or self._seen[name] != pointer:
+                if name not in self._seen or self._seen[name] != pointer or self._rewritten(name):
                     self._apply(name, pointer)
             for name in set(self.current) - set(state):
                 del self.current[name]  # removed from the store by an operator
         finally:
             self._lock.release()
+
+    def _rewritten(self, name: str) -> bool:
+        """Tell whether a CURRENT that failed to load was written again (e.g. re-promoted)."""
+        return name in self._failed and self.store.current_mtime_ns(name) != self._failed[name]
 
     def maybe_refresh(self) -> None:
         """Refresh when the reload interval has passed; cheap enough for every request."""

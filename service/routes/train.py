@@ -62,7 +62,7 @@ def _refuse(problems: list[tuple[list, str]]) -> ApiError:
     return ApiError(422, "; ".join(dict.fromkeys(msg for _, msg in problems)), details=details)
 
 
-def _check_limits(params: Hyperparameters, timeout: float | None, prefix: list) -> None:
+def _check_limits(params: Hyperparameters, timeout: float | None, prefix: list, top: list) -> None:
     """Refuse sizes over the configured limits, all of them in one answer."""
     s, problems = settings(), []
     if params.epochs > s.max_epochs:
@@ -76,7 +76,7 @@ def _check_limits(params: Hyperparameters, timeout: float | None, prefix: list) 
             problems.append(([*prefix, "hidden", i], msg))
     if timeout is not None and timeout > s.job_timeout:
         msg = f"the budget is at most {s.job_timeout:g} s (NNS_JOB_TIMEOUT)"
-        problems.append((["timeout"] if prefix else ["query", "timeout"], msg))
+        problems.append(([*top, "timeout"], msg))
     if problems:
         raise _refuse(problems)
 
@@ -105,7 +105,7 @@ def _from_json(body: bytes) -> tuple[JobSpec, Dataset]:
     except ValidationError as exc:
         raise from_validation(exc) from None
     params = req.hyperparameters
-    _check_limits(params, req.timeout, ["hyperparameters"])
+    _check_limits(params, req.timeout, ["hyperparameters"], [])
     loc = ["rows"] if req.rows is not None else ["dataset"]
     try:
         if req.rows is not None:
@@ -138,7 +138,7 @@ def _from_csv() -> tuple[JobSpec, Dataset]:
             d["loc"] = ["query", *d["loc"][1:]] if d["loc"][:1] == ["hyperparameters"] else d["loc"]
         raise err from None
     params = query.hyperparameters
-    _check_limits(params, query.timeout, [])
+    _check_limits(params, query.timeout, ["query"], ["query"])
     try:
         text = request.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError:
