@@ -96,6 +96,7 @@ def compose_check(test: list[str]) -> list[str]:
 
 @pytest.mark.process
 def test_image_cmd_trains_default_model_once_and_passes_healthchecks(tmp_path):
+    """The image's CMD and ENV on an empty store: ready with the default model, trained once."""
     image = dockerfile()
     port = free_port()
     env, roots = image_env(image, tmp_path, port)
@@ -130,8 +131,65 @@ def _ready(server: Proc, port: int) -> bool:
         return False
 
 
+def compose_env(env: dict, service: dict, redis_port: str) -> dict:
+    """Add a compose service's env file (the committed example) and environment to `env`."""
+    example = (ROOT / ".env.example").read_text().splitlines()
+    env = {**env, **dict(line.split("=", 1) for line in example if line and line[0] != "#")}
+    for key, value in service.get("environment", {}).items():
+        env[key] = value.replace("//redis:6379/", f"//127.0.0.1:{redis_port}/")  # compose DNS
+    return env
+
+
+@pytest.mark.process
+def test_compose_stack_trains_a_version_the_api_serves(tmp_path):
+    """Redis, the API and the trainer as compose runs them, sharing one data dir and queue."""
+    image, services = dockerfile(), compose()["services"]
+    port, redis_port = free_port(), str(free_port())
+    base, roots = image_env(image, tmp_path, port)
+    workdir = Path(_to_host(image["WORKDIR"], roots))
+    workdir.mkdir(parents=True)
+    api_env = compose_env(base, services["api"], redis_port)
+    trainer_env = compose_env(base, services["trainer"], redis_port)
+    token = api_env["NNS_ADMIN_TOKEN"]
+    argv = {
+        "redis": [*services["redis"]["command"], "--port", redis_port, "--dir", str(tmp_path)],
+        "api": image["CMD"],
+        "trainer": services["trainer"]["command"],
+    }
+    envs = {"redis": base, "api": api_env, "trainer": trainer_env}
+    procs = {}
+    try:
+        for name in ("redis", "api", "trainer"):
+            cmd = [shutil.which(argv[name][0], path=envs[name]["PATH"]), *argv[name][1:]]
+            procs[name] = Proc(cmd, envs[name], tmp_path / f"{name}.log", cwd=workdir)
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ready(procs["api"], port), timeout=90, interval=0.2, what="ready")
+        job = {"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 200}}
+        auth = {"Authorization": f"Bearer {token}"}
+        status, _, body = http("POST", url + "/train", job, headers=auth)
+        assert status == 202, body
+
+        def finished():
+            state = http("GET", f"{url}/train/jobs/{body['job_id']}")[2]
+            return state if state["status"] not in ("queued", "running") else None
+
+        state = wait_until(finished, timeout=90, interval=0.2, what="the training job")
+        assert state["status"] == "succeeded", (state, procs["trainer"].output()[-2000:])
+        assert state["result"]["version"] == 2
+        row = {"smoking": 0, "obesity": 1, "exercise": 0}
+
+        def serves_v2():
+            return http("POST", url + "/predict", row)[2]["version"] == 2
+
+        wait_until(serves_v2, timeout=30, interval=0.1, what="version 2 served")
+    finally:
+        for proc in reversed(procs.values()):
+            proc.stop()
+
+
 @pytest.mark.process
 def test_compose_redis_command_and_healthcheck(tmp_path):
+    """The compose Redis command starts a server and its healthcheck tells up from down."""
     redis = compose()["services"]["redis"]
     port = str(free_port())
     cli, *args = compose_check(redis["healthcheck"]["test"])
@@ -216,3 +274,22 @@ def test_compose_env_names_are_settings_and_token_comes_from_ignored_env_file():
     api = compose()["services"]["api"]
     assert api["env_file"] == [{"path": ".env", "required": False}]
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_compose_smoke_refuses_without_a_docker_engine(tmp_path):
+    """Where `docker info` fails the smoke script says why and exits non-zero, touching nothing."""
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "calls"}\nexit 1\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "compose_smoke.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode != 0
+    assert "no Docker engine" in out.stderr
+    assert (tmp_path / "calls").read_text().split() == ["info"]
