@@ -227,9 +227,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(f"| {desc} | {engine} | {secs:.3f} | {secs / base_s:.2f} | {acc:.4f} |")
         secs, acc = med["service.nn"]
         fast, accurate = secs / base_s <= task.target, acc >= base_acc
+        # Paired over repeats (same test set per repeat): how big the gap is next to its noise.
+        pairs = zip(results["service.nn"], results["scikit-learn"], strict=True)
+        diffs = [a - b for (_, a), (_, b) in pairs]
+        spread = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
         verdicts.append(
             f"{name}: time {secs / base_s:.2f}x sklearn (target <= {task.target}x) "
             f"{'MET' if fast else 'NOT MET'}; accuracy {acc:.4f} vs sklearn {base_acc:.4f} "
+            f"(difference {acc - base_acc:+.4f}, standard error {spread:.4f}) "
             f"{'MET' if accurate else 'NOT MET'}"
         )
 
