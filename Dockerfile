@@ -15,12 +15,14 @@ COPY service ./service
 RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir '.[redis]'
 
 FROM ${PYTHON_IMAGE}
+# XDG_RUNTIME_DIR puts gunicorn's control socket (gunicornc) in /tmp, not in the unwritable HOME.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     NNS_DATA_DIR=/data \
     NNS_BIND=0.0.0.0:8000 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/nns-metrics
+    PROMETHEUS_MULTIPROC_DIR=/tmp/nns-metrics \
+    XDG_RUNTIME_DIR=/tmp
 # /data is created here so a new named volume starts out owned by the service user.
 RUN groupadd --gid 10001 nns \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -76,6 +76,7 @@ def _to_host(value: str, roots: dict[str, Path]) -> str:
 def image_env(image: dict, tmp_path: Path, port: int) -> tuple[dict, dict]:
     """Return the container's environment mapped onto this machine, and the path mapping."""
     roots = {k: v if isinstance(v, Path) else tmp_path / v for k, v in IMAGE_ROOTS.items()}
+    roots["/tmp"].mkdir()  # exists in every image
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "PROMETHEUS_"))}
     env["PYTHONPATH"] = str(ROOT)  # the image has the package installed; here it is the checkout
     for key, value in image["ENV"].items():
