@@ -151,3 +151,30 @@ def train_cli(store: Path, *args: str) -> dict:
         timeout=120,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def start_trainer(data_dir: Path, log: Path, **env: str) -> Proc:
+    """Start the trainer (`python -m service.worker`) with the service's settings."""
+    return Proc([sys.executable, "-m", "service.worker"], env_for(data_dir, **env), log)
+
+
+class RedisServer(Proc):
+    """redis-server on 127.0.0.1, in memory only; pass the port of a stopped one to restart it."""
+
+    def __init__(self, log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no"]
+        super().__init__(argv, dict(os.environ), log)
+        wait_until(self.ping, 10, what=f"redis-server on port {self.port}")
+
+    def ping(self) -> bool:
+        if not self.alive():
+            raise RuntimeError(f"redis-server exited:\n{self.output()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False

@@ -1,0 +1,300 @@
+"""Real gunicorn (two workers) and a real trainer process sharing a SQLite job queue."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from model_store import ModelStore
+from service import datasets
+from service.jobs import JobQueue, JobSpec
+from service.settings import Settings
+from service.training import Hyperparameters, train_model
+from tests.conftest import train
+from tests.procs import Gunicorn, Proc, http, start_trainer, wait_until
+
+pytestmark = pytest.mark.process
+
+TOKEN = "process-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ONE = {"smoking": 0, "obesity": 1, "exercise": 0}
+ROWS = [
+    {"smoking": s, "obesity": o, "exercise": e, "diabetic": int(o and not e)}
+    for s in (0, 1)
+    for o in (0, 1)
+    for e in (0, 1)
+]
+LIMITS = {
+    "NNS_MAX_TRAIN_ROWS": "500",
+    "NNS_MAX_EPOCHS": "200000",
+    "NNS_MAX_LAYERS": "4",
+    "NNS_MAX_LAYER_WIDTH": "64",
+    "NNS_MAX_BODY_BYTES": str(256 * 1024),
+}
+
+
+class Stack:
+    """gunicorn (two workers) and the trainer on one data directory, diabetes trained."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.data_dir, self.env = data_dir, {"NNS_ADMIN_TOKEN": TOKEN, **LIMITS, **env}
+        self.store = ModelStore(data_dir / "models")
+        train(self.store, epochs=300)
+        self.api = Gunicorn(data_dir, data_dir / "gunicorn.log", workers=2, **self.env)
+        self.starts = 0
+        self.trainer = self.start_trainer()
+        self.api.wait_ready()
+
+    def start_trainer(self) -> Proc:
+        self.starts += 1
+        log = self.data_dir / f"trainer{self.starts}.log"
+        return start_trainer(self.data_dir, log, **self.env)
+
+    def stop(self) -> None:
+        self.trainer.stop()
+        self.api.stop()
+
+
+@contextlib.contextmanager
+def running(data_dir: Path, **env: str) -> Iterator[Stack]:
+    stack = Stack(data_dir, **env)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    env = {"NNS_JOB_HEARTBEAT": "0.2", "NNS_JOB_STALE_AFTER": "2"}
+    with running(tmp_path_factory.mktemp("sqlite"), **env) as stack:
+        yield stack
+
+
+def submit(api: Gunicorn, body) -> str:
+    status, headers, answer = http("POST", api.url + "/train", body, AUTH)
+    assert status == 202, answer
+    assert headers["Location"] == f"/train/jobs/{answer['job_id']}"
+    return headers["Location"]
+
+
+def finished(api: Gunicorn, location: str, timeout: float = 60) -> dict:
+    def done():
+        status, _, job = http("GET", api.url + location)
+        assert status == 200, job
+        return job if job["status"] in ("succeeded", "failed", "cancelled") else None
+
+    return wait_until(done, timeout, interval=0.05, what=f"job {location} to finish")
+
+
+def versions_served(api: Gunicorn, n: int = 40, path: str = "/predict", row=ONE) -> set:
+    """Send `n` predictions, 8 at a time (sync workers take one each, so both serve some).
+
+    Return the versions that answered, and "HTTP <status>" for any failure.
+    """
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: http("POST", api.url + path, row), range(n)))
+    return {body["version"] if status == 200 else f"HTTP {status}" for status, _, body in answers}
+
+
+def serve_within(api: Gunicorn, version: int, seconds: float = 2.0) -> float:
+    """Return how long until every worker serves `version`; fail after `seconds`."""
+    started = time.monotonic()
+    wait_until(lambda: versions_served(api) == {version}, seconds, what=f"version {version}")
+    return time.monotonic() - started
+
+
+class Predicting:
+    """A client sending predictions on a thread until stopped; keeps every answer."""
+
+    def __init__(self, api: Gunicorn, path: str = "/predict", row=ONE) -> None:
+        self.answers: list[tuple[int, dict]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(api.url + path, row))
+        self._thread.start()
+
+    def _run(self, url: str, row) -> None:
+        while not self._stop.is_set():
+            try:
+                status, _, body = http("POST", url, row, timeout=5)
+            except OSError as exc:  # a refused or reset connection is a failed request too
+                status, body = 0, {"error": str(exc)}
+            self.answers.append((status, body))
+
+    def stop(self) -> list[tuple[int, dict]]:
+        self._stop.set()
+        self._thread.join(10)
+        return self.answers
+
+
+def queued_total(api: Gunicorn) -> float:
+    text = http("GET", api.url + "/metrics")[2].decode()
+    return float(re.search(r'nns_training_jobs_total\{outcome="queued"\} (\S+)', text).group(1))
+
+
+def retrain_and_roll_back(stack: Stack) -> dict:
+    """Retrain diabetes over HTTP, see every worker serve it, roll back, fail a job."""
+    api, old = stack.api, stack.store.current_version("diabetes")
+    assert versions_served(api) == {old}
+    started = time.monotonic()
+    location = submit(api, {"model": "diabetes", "rows": ROWS, "target": "diabetic"})
+    job = finished(api, location)
+    succeeded = time.monotonic()
+    assert job["status"] == "succeeded", job
+    first, new = job, job["result"]["version"]
+    assert new == max(stack.store.versions("diabetes")) > old and job["result"]["promoted"]
+    assert job["result"]["metrics"]["rows"] == len(ROWS)
+    reload_seconds = serve_within(api, new)
+
+    status, _, answer = http("PUT", api.url + "/models/diabetes/current", {"version": old}, AUTH)
+    assert status == 200 and answer["previous"] == new
+    serve_within(api, old)
+
+    client = Predicting(api)
+    try:
+        before = queued_total(api)
+        wrong = [{"smoking": 0, "obese": 1, "y": 1}, {"smoking": 1, "obese": 0, "y": 0}]
+        body = {"model": "diabetes", "rows": wrong, "target": "y"}
+        status, _, answer = http("POST", api.url + "/train", body, AUTH)
+        assert status == 422 and "unexpected ['obese']" in answer["error"]
+        assert queued_total(api) == before  # refused at submission: nothing queued
+        body = {"model": "broken", "rows": [{"x": 0, "y": 0}, {"x": 1, "y": 1}], "target": "y"}
+        location = submit(api, {**body, "hyperparameters": {"validation_split": 0.9}})
+        job = finished(api, location)
+        assert job["status"] == "failed" and job["result"] is None
+        assert job["error"] == "validation split 0.9 leaves no training rows out of 2"
+    finally:
+        answers = client.stop()
+    assert answers and all(status == 200 and body["version"] == old for status, body in answers)
+    assert http("GET", api.url + "/models/broken")[0] == 404
+    return {"round_trip": succeeded - started, "reload": reload_seconds, "job": first}
+
+
+def report(capsys, backend: str, timings: dict) -> None:
+    """Print the round trip, split into waiting for the trainer and training, and the reload."""
+    job, stamp = timings["job"], datetime.fromisoformat
+    wait = (stamp(job["started_at"]) - stamp(job["created_at"])).total_seconds()
+    work = (stamp(job["finished_at"]) - stamp(job["started_at"])).total_seconds()
+    with capsys.disabled():
+        print(
+            f"\n{backend}: submit->succeeded {timings['round_trip']:.2f} s (queued {wait:.2f} s, "
+            f"training+publishing {work:.2f} s); succeeded->every worker serves it "
+            f"{timings['reload']:.2f} s"
+        )
+
+
+def test_retrain_promote_roll_back_and_a_failing_job_on_sqlite(stack, capsys):
+    report(capsys, "sqlite", retrain_and_roll_back(stack))
+
+
+def test_promotions_and_rollbacks_under_load_fail_no_request(stack):
+    for promote in (True, True, False):  # versions 1 and 2; 3 is never current
+        params = Hyperparameters(epochs=50)
+        train_model(datasets.xor(), params, stack.store, "flip", promote=promote)
+    api, row = stack.api, {"x1": 0, "x2": 1}
+    wait_until(
+        lambda: versions_served(api, path="/models/flip/predict", row=row) == {2}, 3, what="flip"
+    )
+    client = Predicting(api, "/models/flip/predict", row)
+    time.sleep(0.3)
+    for _ in range(10):
+        for version in (1, 2):  # a rollback, then a promotion, back to back
+            status, _, answer = http(
+                "PUT", api.url + "/models/flip/current", {"version": version}, AUTH
+            )
+            assert status == 200, answer
+    time.sleep(1.5)  # past the reload interval: every worker has seen the last one
+    answers = client.stop()
+    assert versions_served(api, path="/models/flip/predict", row=row) == {2}
+    failed = [a for a in answers if a[0] != 200]
+    assert not failed and len(answers) > 50
+    assert {body["version"] for _, body in answers} <= {1, 2}
+
+
+def test_refusals_queue_nothing(stack):
+    api, settings = stack.api, Settings(data_dir=stack.data_dir)
+    pending, before = JobQueue.from_settings(settings).pending(), queued_total(api)
+    body = {"model": "diabetes", "rows": ROWS, "target": "diabetic"}
+    cases = [
+        (body, {}, 401),
+        (body, {"Authorization": "Bearer wrong-token"}, 401),
+        (body, {"Authorization": TOKEN}, 401),
+        ({**body, "rows": ROWS * 63}, AUTH, 422),
+        ({**body, "hyperparameters": {"epochs": 10**6}}, AUTH, 422),
+        ({**body, "hyperparameters": {"hidden": [10_000]}}, AUTH, 422),
+        ({**body, "hyperparameters": {"hidden": [2] * 50}}, AUTH, 422),
+        ({**body, "timeout": 10**6}, AUTH, 422),
+        ({"model": "m", "dataset": "moons", "samples": 10**9}, AUTH, 422),
+        ({**body, "rows": ROWS * 5000}, AUTH, 413),
+    ]
+    for case, headers, expected in cases:
+        status, _, answer = http("POST", api.url + "/train", case, headers)
+        assert status == expected, (expected, answer)
+    assert JobQueue.from_settings(settings).pending() == pending
+    assert queued_total(api) == before
+
+
+def test_sigkill_mid_job_reports_it_failed_and_keeps_the_store_loadable(stack):
+    api, stale_after = stack.api, 2
+    hyper = {"hidden": [16], "epochs": 200_000}
+    body = {"model": "slow", "dataset": "moons", "samples": 200, "hyperparameters": hyper}
+    location = submit(api, body)
+
+    def progressing():
+        job = http("GET", api.url + location)[2]
+        return job["status"] == "running" and job["progress"]["epoch"] > 0
+
+    wait_until(progressing, 30, what="the job to run")
+    stack.trainer.kill(signal.SIGKILL)
+    killed = time.monotonic()
+    job = finished(api, location, timeout=stale_after + 5)
+    assert job["status"] == "failed" and "stopped sending heartbeats" in job["error"]
+    assert time.monotonic() - killed < stale_after + 3
+    stack.trainer.stop()
+
+    assert stack.store.load("diabetes") and "slow" not in stack.store.list_models()
+    assert http("GET", api.url + "/health/ready")[0] == 200
+    assert len(versions_served(api)) == 1
+
+    stack.trainer = stack.start_trainer()  # a restarted trainer takes new jobs
+    location = submit(api, {"model": "after-kill", "dataset": "xor"})
+    assert finished(api, location)["status"] == "succeeded"
+    assert http("GET", api.url + location)[2]["status"] == "succeeded"
+
+
+def test_sigterm_puts_the_running_job_back_for_the_next_trainer(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    queue = JobQueue.from_settings(settings)
+    spec = JobSpec("slow", Hyperparameters(hidden=[16], epochs=200_000), True, "test", 600)
+    job_id = queue.submit(spec, datasets.make_moons(200))["job_id"]
+
+    def progressing():
+        job = queue.get(job_id)
+        return job["status"] == "running" and job["progress"]["epoch"] > 0
+
+    first = start_trainer(tmp_path, tmp_path / "trainer1.log")
+    try:
+        wait_until(progressing, 30, what="the job to run")
+        first.kill(signal.SIGTERM)
+        assert first.popen.wait(20) == 0
+    finally:
+        first.stop()
+    job = queue.get(job_id)
+    assert job["status"] == "queued" and job["progress"]["epoch"] == 0 and queue.pending() == 1
+    second = start_trainer(tmp_path, tmp_path / "trainer2.log")
+    try:
+        wait_until(progressing, 30, what="the next trainer to run it")
+        assert queue.cancel(job_id)["cancel_requested"]
+        wait_until(lambda: queue.get(job_id)["status"] == "cancelled", 10, what="the cancel")
+    finally:
+        second.stop()
+    assert "slow" not in ModelStore(settings.store_root).list_models()
