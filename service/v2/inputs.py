@@ -139,6 +139,8 @@ def _check_domain(X: np.ndarray, features: list[dict], locs: list[list], matrix:
     finite = np.isfinite(X).all(axis=0)
     binary = np.array([f["type"] == "binary" for f in features])
     zero_one = ((X == 0) | (X == 1)).all(axis=0)
+    if finite.all() and zero_one[binary].all():
+        return
     for j, f in enumerate(features):
         where = f" (column {j} of {MATRIX!r})" if matrix else ""
         if not finite[j]:

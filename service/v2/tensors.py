@@ -23,14 +23,18 @@ DTYPES = {
     "FP64": np.dtype("<f8"),
 }
 # The NumPy kinds that JSON values of each datatype may parse into (b bool, i/u int, f float).
-JSON_KINDS = {"BOOL": "b", "FP32": "iuf", "FP64": "iuf"}
-KIND_TEXT = {"b": "true or false", "iu": "integers", "iuf": "numbers"}
+# true and false count as 1 and 0 in number tensors, as NumPy reads a list that mixes them.
+JSON_KINDS = {"BOOL": "b", "FP32": "biuf", "FP64": "biuf"}
+KIND_TEXT = {"b": "true or false", "biu": "integers in its range", "biuf": "numbers"}
 
 
 def invalid(message: str, loc: list) -> ApiError:
     """Return a 400 for a request the protocol cannot accept; `loc` points at the field."""
     return ApiError(
-        400, message, code="validation_error", details=[{"loc": loc, "msg": message, "type": "v2"}]
+        400,
+        message,
+        code="validation_error",
+        details=[{"loc": loc, "msg": message, "type": "invalid_request"}],
     )
 
 
@@ -57,11 +61,11 @@ def from_json(data: list, datatype: str, shape: list[int], label: str, loc: list
             f"{shape_text(shape)}; send it flat or nested as declared",
             loc,
         )
-    kinds = JSON_KINDS.get(datatype, "iu")
+    kinds = JSON_KINDS.get(datatype, "biu")
     if values.size and values.dtype.kind not in kinds:
         raise invalid(f"{label}: {datatype} data must hold {KIND_TEXT[kinds]}", loc)
     dtype = DTYPES[datatype]
-    if kinds == "iu" and values.size:
+    if kinds == "biu" and values.size:
         info = np.iinfo(dtype)
         if values.min() < info.min or values.max() > info.max:
             raise invalid(f"{label}: a value is out of range for {datatype}", loc)

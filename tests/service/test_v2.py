@@ -215,6 +215,9 @@ SAME_ROWS = {
     "flat FP64": [tensor("features", [3, 3], "FP64", sum(ROWS, []))],
     "nested INT32": [tensor("features", [3, 3], "INT32", ROWS)],
     "BOOL matrix": [tensor("features", [3, 3], "BOOL", [[bool(v) for v in r] for r in ROWS])],
+    "true and false as 1 and 0 in FP64": [
+        tensor("features", [3, 3], "FP64", [[bool(v) for v in r] for r in ROWS])
+    ],
     "per feature [N]": [tensor(n, [3], "FP32", c) for n, c in zip(DIABETES, COLUMNS, strict=True)],
     "per feature [N, 1] nested": [
         tensor(n, [3, 1], "INT64", [[v] for v in c]) for n, c in zip(DIABETES, COLUMNS, strict=True)
@@ -289,6 +292,10 @@ BAD = {
     "floats for INT32": (matrix([0, 1.5, 0], datatype="INT32"), "INT32 data must hold integers"),
     "numbers for BOOL": (matrix([0, 1, 0], datatype="BOOL"), "BOOL data must hold true or false"),
     "UINT8 out of range": (matrix([0, 1, 300], datatype="UINT8"), "out of range for UINT8"),
+    "INT64 out of range": (
+        matrix([0, 1, 2**63], datatype="INT64"),
+        "INT64 data must hold integers in its range",
+    ),
     "FP16 unsupported": (matrix([0, 1, 0], datatype="FP16"), "inputs.0.datatype: Input should be"),
     "missing feature": (
         {"inputs": [tensor("smoking", [1], "FP32", [0]), tensor("obesity", [1], "FP32", [1])]},
