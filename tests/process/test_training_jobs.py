@@ -243,17 +243,35 @@ def test_refusals_queue_nothing(stack):
     assert queued_total(api) == before
 
 
-def test_sigkill_mid_job_reports_it_failed_and_keeps_the_store_loadable(stack):
-    api, stale_after = stack.api, 2
+def slow_job(api: Gunicorn) -> str:
+    """Submit a job of many epochs and return its location once it is running."""
     hyper = {"hidden": [16], "epochs": 200_000}
-    body = {"model": "slow", "dataset": "moons", "samples": 200, "hyperparameters": hyper}
-    location = submit(api, body)
+    location = submit(
+        api, {"model": "slow", "dataset": "moons", "samples": 200, "hyperparameters": hyper}
+    )
 
     def progressing():
         job = http("GET", api.url + location)[2]
         return job["status"] == "running" and job["progress"]["epoch"] > 0
 
     wait_until(progressing, 30, what="the job to run")
+    return location
+
+
+def test_delete_stops_a_running_job_and_nothing_is_published(stack):
+    location = slow_job(stack.api)
+    assert http("DELETE", stack.api.url + location)[0] == 401
+    status, _, job = http("DELETE", stack.api.url + location, headers=AUTH)
+    assert status == 202 and job["status"] == "running" and job["cancel_requested"] is True
+    job = finished(stack.api, location, timeout=5)
+    assert job["status"] == "cancelled" and job["error"].startswith("cancelled at epoch")
+    assert "slow" not in stack.store.list_models()
+    assert http("DELETE", stack.api.url + location, headers=AUTH)[0] == 409
+
+
+def test_sigkill_mid_job_reports_it_failed_and_keeps_the_store_loadable(stack):
+    api, stale_after = stack.api, 2
+    location = slow_job(api)
     stack.trainer.kill(signal.SIGKILL)
     killed = time.monotonic()
     job = finished(api, location, timeout=stale_after + 5)
