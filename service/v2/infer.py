@@ -18,8 +18,10 @@ def parse(header: bytes, has_binary_header: bool) -> InferRequest:
         return InferRequest.model_validate_json(header)
     except ValidationError as exc:
         details = pydantic_details(exc)
-    if any(d["type"] == "json_invalid" for d in details):
-        hint = "" if has_binary_header else f" (binary tensor data needs {binary.HEADER})"
+    if details[0]["type"] == "json_invalid":
+        # Raw tensor bytes after the JSON, sent without the header, parse as trailing characters.
+        trailing = "trailing characters" in details[0]["msg"] and not has_binary_header
+        hint = f" (binary tensor data needs {binary.HEADER})" if trailing else ""
         raise ApiError(400, f"request body is not valid JSON{hint}", details=details)
     first = details[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"

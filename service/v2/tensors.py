@@ -47,7 +47,7 @@ def from_json(data: list, datatype: str, shape: list[int], label: str, loc: list
     try:
         values = np.asarray(data)
     except ValueError:
-        raise invalid(f"{label}: data is a ragged nested list", loc) from None
+        raise invalid(f"{label}: data is ragged or nested too deeply", loc) from None
     expected = math.prod(shape)
     if values.size != expected:
         raise invalid(
@@ -74,9 +74,14 @@ def from_json(data: list, datatype: str, shape: list[int], label: str, loc: list
 
 
 def from_bytes(
-    raw: bytes | memoryview, offset: int, size: int, datatype: str, shape: list[int], label: str,
+    raw: bytes | memoryview,
+    offset: int,
+    size: int,
+    datatype: str,
+    shape: list[int],
+    label: str,
     loc: list,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Return `size` raw bytes at `offset` as an array of `shape`, without copying."""
     dtype = DTYPES[datatype]
     count = math.prod(shape)
