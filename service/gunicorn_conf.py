@@ -33,6 +33,9 @@ errorlog = "-"
 loglevel = _settings.log_level.lower()
 limit_request_line = 4094
 limit_request_fields = 100
+# gunicorn 27's control socket defaults to $HOME/.gunicorn/gunicorn.ctl, shared by every gunicorn
+# of the user (tests, several servers); nothing here uses it.
+control_socket_disable = True
 
 # Multiprocess metrics need one directory shared by the workers, emptied on every start.
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="nns-metrics-")
