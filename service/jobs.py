@@ -20,7 +20,6 @@ import numpy as np
 import orjson
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
-from huey.constants import EmptyData
 from huey.registry import Message
 from huey.serializer import Serializer
 
@@ -183,7 +182,7 @@ class JobQueue:
             self.save(record)
             self._io(self.task, job_id)
         except QueueUnavailable:
-            # Best effort: the backend is down, and a record without a task is harmless.
+            # Best-effort cleanup while the backend is down; a leftover record has no task.
             for key in (f"job:{job_id}", f"job:{job_id}:input"):
                 with contextlib.suppress(*BACKEND_ERRORS):
                     self.storage.delete_data(key)
@@ -238,10 +237,11 @@ class JobQueue:
             self.finish(record, "cancelled", error="cancelled before it started")
             return None
         blob = self._io(self.storage.peek_data, f"job:{job_id}:input")
-        if blob is EmptyData:
-            self.finish(record, "failed", error="the job's input data is missing from the queue")
+        try:
+            spec, data = _unpack(blob)
+        except Exception:  # EmptyData or bytes not ours: fail the job rather than leave it queued
+            self.finish(record, "failed", error="the job's input data is missing or unreadable")
             return None
-        spec, data = _unpack(blob)
         record |= {"status": "running", "started_at": now(), "heartbeat_at": now()}
         self.save(record)
         return record, spec, data

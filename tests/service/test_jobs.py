@@ -169,3 +169,11 @@ def test_counts_and_pending(queue):
     queue.cancel(jobs[2]["job_id"])
     run_next(queue)
     assert queue.counts() == {"queued": 3, "succeeded": 1, "failed": 0, "cancelled": 1}
+
+
+def test_a_job_whose_input_is_gone_fails_instead_of_staying_queued(queue):
+    job = queue.submit(spec(epochs=10), datasets.diabetes())
+    queue.storage.put_data(f"job:{job['job_id']}:input", b"not an npz")
+    run_next(queue)
+    failed = queue.get(job["job_id"])
+    assert failed["status"] == "failed" and "input data is missing or unreadable" in failed["error"]
