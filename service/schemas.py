@@ -19,7 +19,9 @@ from typing_extensions import TypedDict
 
 from .training import Hyperparameters
 
-Binary = Annotated[int, Strict(), Field(ge=0, le=1)]
+# A float equal to 0 or 1: JSON Schema (our OpenAPI document) counts 1.0 as an integer, and a
+# strict int would refuse it; as fast as the strict int, and rows become float64 anyway.
+Binary = Annotated[float, Strict(), Field(ge=0, le=1, multiple_of=1, allow_inf_nan=False)]
 Numeric = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 
