@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -23,6 +24,14 @@ from .training import Hyperparameters
 # strict int would refuse it; as fast as the strict int, and rows become float64 anyway.
 Binary = Annotated[float, Strict(), Field(ge=0, le=1, multiple_of=1, allow_inf_nan=False)]
 Numeric = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+
+
+def _integral(value: Any) -> Any:
+    """Turn 3.0 into 3 (an integer to JSON Schema); leave the rest to the strict int check."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Whole = Annotated[int, Strict(), BeforeValidator(_integral)]
 
 
 def _camel(name: str) -> str:
@@ -138,13 +147,12 @@ class Health(BaseModel):
 
 
 class PromoteRequest(Closed):
-    version: int = Field(ge=1, description="Version to make current.")
+    version: Whole = Field(ge=1, description="Version to make current.")
 
 
 # Training jobs: POST /train, GET and DELETE /train/jobs/{id}.
 
 ModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-
 
 class TrainRequest(Closed):
     """A training job: inline `rows` with their `target` column, or a built-in `dataset`."""
