@@ -154,8 +154,28 @@ class PromoteRequest(Closed):
 
 ModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
+_NULL = {"type": "null"}
+_NO_ROWS = {"rows": _NULL, "target": _NULL}
+_NO_MOONS = {"samples": _NULL, "noise": _NULL}
+# TrainRequest._one_source in JSON Schema, so the OpenAPI document admits no body it refuses.
+TRAIN_SOURCES = [
+    {
+        "required": ["rows", "target"],
+        "properties": {"rows": {"type": "array"}, "target": {"type": "string"}, "dataset": _NULL}
+        | _NO_MOONS,
+    },
+    {"required": ["dataset"], "properties": {"dataset": {"const": "moons"}, **_NO_ROWS}},
+    {
+        "required": ["dataset"],
+        "properties": {"dataset": {"enum": ["diabetes", "xor"]}, **_NO_ROWS, **_NO_MOONS},
+    },
+]
+
+
 class TrainRequest(Closed):
     """A training job: inline `rows` with their `target` column, or a built-in `dataset`."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": TRAIN_SOURCES})
 
     model: ModelName = Field(description="Model to train; a new name creates the model.")
     rows: list[dict[str, Numeric]] | None = Field(
