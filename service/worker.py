@@ -100,6 +100,9 @@ def _train(queue: JobQueue, run: Run, spec, data) -> tuple[str, dict | None, str
         return stop.status, None, stop.reason
     except (ValueError, StoreError) as exc:  # DatasetError is a ValueError
         return "failed", None, str(exc)
+    except OSError as exc:  # the store's disk refused: read-only, full, permissions
+        where = queue.settings.store_root
+        return "failed", None, f"cannot write to the model store {where}: {exc.strerror or exc}"
     except Exception as exc:
         log.exception("training failed", extra={"job_id": run.record["job_id"]})
         return "failed", None, f"training failed unexpectedly: {type(exc).__name__}: {exc}"
