@@ -43,7 +43,14 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 
 class JsonAccessLogger(Logger):
-    """Write one JSON object per request instead of gunicorn's Apache-style line."""
+    """Write gunicorn's own lines and one line per request as JSON objects."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        from service.logs import JsonFormatter
+
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
 
     def access(self, resp, req, environ, request_time) -> None:
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.syslog):

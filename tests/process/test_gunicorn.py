@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -75,3 +76,17 @@ def test_batch_cards_and_errors_over_http(server):
     )
     assert status == 422 and err["request_id"] == "abc-123" and headers["X-Request-ID"] == "abc-123"
     assert "2" not in err["error"] and err["details"][0]["loc"] == ["smoking"]
+
+
+def test_every_log_line_is_json_with_request_ids(tmp_path):
+    train_cli(tmp_path / "models", "--epochs", "50")
+    srv = Gunicorn(tmp_path, tmp_path / "gunicorn.log", workers=1, NNS_LOG_LEVEL="INFO")
+    try:
+        srv.wait_ready()
+        http("POST", srv.url + "/predict", {"smoking": 0}, headers={"X-Request-ID": "log-1"})
+    finally:
+        srv.stop()
+    lines = [json.loads(line) for line in srv.output().splitlines() if line.strip()]
+    assert any(rec.get("logger") == "gunicorn.error" for rec in lines)  # gunicorn's own lines
+    access = [rec for rec in lines if rec.get("logger") == "gunicorn.access"]
+    assert any(rec["request_id"] == "log-1" and rec["status"] == 422 for rec in access)
