@@ -3,7 +3,7 @@
 from flask import Blueprint
 from pydantic import ValidationError
 
-from model_store import ModelNotFound, StoreError
+from model_store import ModelNotFound, StoreError, validate_name
 
 from ..errors import from_validation
 from ..http import json_body, registry, require_token, settings, store, version
@@ -60,6 +60,7 @@ def version_card(name: str, v: str):
 @bp.put("/models/<name>/current")
 def set_current(name: str):
     require_token()
+    validate_name(name)  # before any lookup; the 404 does not echo it
     try:
         body = PromoteRequest.model_validate_json(json_body())
     except ValidationError as exc:
