@@ -6,10 +6,10 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from model_store import CorruptArtifact, ModelNotFound, ModelStore, VersionNotFound
 
@@ -22,23 +22,33 @@ OUTPUT_FOR_LOSS = {"bce": "sigmoid", "cce": "softmax", "mse": "identity"}
 HISTORY_POINTS = 200  # loss curve samples kept in model.json
 
 
+def _integral(value: Any) -> Any:
+    """Turn 3.0 into 3 (an integer to JSON Schema); leave the rest to the int check."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Strings parse in lax mode (CSV query values); JSON bodies are validated strictly: no "3".
+Count = Annotated[int, BeforeValidator(_integral)]
+Positive = Annotated[int, Field(ge=1), BeforeValidator(_integral)]  # this order keeps "minimum"
+
+
 class Hyperparameters(BaseModel):
     """How to train; each field matches a flag of scripts/train.py."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hidden: list[int] = Field([4], description="Hidden layer widths; [] is a perceptron.")
+    hidden: list[Count] = Field([4], description="Hidden layer widths; [] is a perceptron.")
     activation: Literal["sigmoid", "tanh", "relu", "identity"] = "sigmoid"
     loss: Literal["bce", "cce", "mse"] = Field(
         "bce", description="bce: binary classification, cce: multiclass, mse: regression."
     )
     optimizer: Literal["sgd", "adam"] = "adam"
     learning_rate: float = Field(0.05, gt=0, le=10, allow_inf_nan=False)
-    epochs: int = Field(2000, ge=1)
-    batch_size: int | None = Field(None, ge=1, description="None trains on the full batch.")
-    seed: int = Field(1, ge=0, le=2**32 - 1)
+    epochs: Count = Field(2000, ge=1)
+    batch_size: Positive | None = Field(None, description="None trains on the full batch.")
+    seed: Count = Field(1, ge=0, le=2**32 - 1)
     validation_split: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)
-    patience: int | None = Field(None, ge=1, description="Early-stopping patience in epochs.")
+    patience: Positive | None = Field(None, description="Early-stopping patience in epochs.")
     momentum: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)
     weight_decay: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
     dtype: Literal["float64", "float32"] = "float64"

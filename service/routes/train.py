@@ -101,7 +101,8 @@ def _check_data(model: str, data: Dataset, params: Hyperparameters, loc: list) -
 
 def _from_json(body: bytes) -> tuple[JobSpec, Dataset]:
     try:
-        req = TrainRequest.model_validate_json(body)
+        # Strict all through: the nested hyperparameters too, which are lax for CSV queries.
+        req = TrainRequest.model_validate_json(body, strict=True)
     except ValidationError as exc:
         raise from_validation(exc) from None
     params = req.hyperparameters

@@ -232,3 +232,21 @@ def test_the_train_schema_refuses_the_bodies_the_validator_refuses():
             accepted = False
         assert schema.is_valid(body) == accepted, body
     assert sum(schema.is_valid({"model": "m", **b}) for b in bodies) == 4
+
+
+def test_json_hyperparameters_are_not_coerced_from_strings(client, auth):
+    job = {"model": "m", "dataset": "xor"}
+    for params, status in [
+        ({"epochs": 5.0, "hidden": [3.0], "batch_size": 2.0}, 202),
+        ({"epochs": "5"}, 422),
+        ({"hidden": ["3"]}, 422),
+        ({"seed": True}, 422),
+        ({"batch_size": 0.0}, 422),
+    ]:
+        resp = client.post("/train", json={**job, "hyperparameters": params}, headers=auth)
+        assert resp.status_code == status, (params, resp.json)
+    csv = {**auth, "Content-Type": "text/csv"}  # query values are text: they still parse
+    resp = client.post(
+        "/train?model=m&target=y&epochs=5&hidden=3,2", data="a,y\n0,0\n1,1\n", headers=csv
+    )
+    assert resp.status_code == 202, resp.json
