@@ -2,8 +2,9 @@
 Redis going away. Predictions must keep working through each of them.
 
 Covered elsewhere: a trainer killed mid-job (tests/process/test_training_jobs.py,
-test_sigkill_mid_job_reports_it_failed_and_keeps_the_store_loadable) and a publisher killed
-mid-write (tests/model_store/test_crash.py).
+test_sigkill_mid_job_reports_it_failed_and_keeps_the_store_loadable), a publisher killed
+mid-write (tests/model_store/test_crash.py), and Redis down before the API first used it
+(tests/process/test_redis.py); here Redis dies after both the API and the trainer used it.
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ def test_a_read_only_store_fails_jobs_clearly_and_predictions_go_on(tmp_path):
     assert "Traceback" not in trainer.output(), trainer.output()[-3000:]
 
 
-def test_redis_going_away_turns_training_off_and_back_on_without_restarts(tmp_path):
+def test_redis_dying_in_use_turns_training_off_and_back_on_without_restarts(tmp_path):
     train_cli(tmp_path / "models", "--epochs", "200")
     redis = RedisServer(tmp_path / "redis.log")
     env = {**FAST, "NNS_REDIS_URL": redis.url}
