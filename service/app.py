@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from flask import Flask, current_app, g, request
 
@@ -57,6 +57,15 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     return app
 
 
+# The bits uuid4() fixes: version 4 and the RFC 4122 variant.
+_UUID4_CLEAR, _UUID4_SET = ~((0xF000 << 64) | (0xC000 << 48)), (0x4000 << 64) | (0x8000 << 48)
+
+
+def _new_request_id() -> str:
+    """Return uuid.uuid4().hex without building a UUID object (a third of the cost)."""
+    return f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
+
+
 class _Bookkeeping:
     """Wrap the WSGI app: request id, security headers and request metrics on every response.
 
@@ -70,7 +79,7 @@ class _Bookkeeping:
     def __call__(self, environ, start_response):
         started = time.perf_counter()
         given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if REQUEST_ID.match(given) else _new_request_id()
         environ[REQUEST_ID_KEY] = request_id
         status = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
@@ -35,3 +36,11 @@ def test_unrouted_and_routed_requests_are_counted_and_timed(client):
     assert grew(requests, endpoint="unmatched", method="DELETE", status="405") == 1
     assert grew("nns_http_request_duration_seconds_count", endpoint="/predict") == 3
     assert grew("nns_http_request_duration_seconds_count", endpoint="unmatched") == 2
+
+
+def test_generated_request_ids_are_distinct_uuid4_hex(client):
+    ids = [client.get("/health/live").headers["X-Request-ID"] for _ in range(50)]
+    assert len(set(ids)) == 50
+    for value in ids:
+        parsed = uuid.UUID(hex=value)
+        assert parsed.hex == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122
