@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from itertools import chain
+from operator import itemgetter
 
 import numpy as np
+import orjson
 from pydantic import ValidationError
 
 from model_store import Artifact
@@ -36,6 +38,12 @@ class Predictor:
         # A row with a feature called "instances" is tagged "batch" by the union: no shortcut.
         shapes = None if "instances" in self.features else predict_shapes
         self._shapes = shapes and shapes(self.name, meta["features"], max_batch)
+        self.max_batch = max_batch
+        one = self.features[0]
+        self._row_values = itemgetter(*self.features) if len(self.features) > 1 else (
+            lambda row: (row[one],)
+        )  # fmt: skip
+        self._binary = [f["type"] == "binary" for f in meta["features"]]
         # Single-row answers by the row's bytes, for models whose inputs are all 0/1 (a finite
         # domain): the forward pass on one row costs more than the rest of the request.
         binary = all(f["type"] == "binary" for f in meta["features"])
@@ -43,6 +51,10 @@ class Predictor:
 
     def parse(self, body: bytes) -> tuple[np.ndarray, bool]:
         """Validate a raw predict body; return X: (n, n_features) and whether it was one row."""
+        if self._shapes is not None and b'"instances"' in body:
+            X = self._plain_batch(body)
+            if X is not None:
+                return X, False
         data = self._validate(body)
         single = "instances" not in data
         rows = [data] if single else data["instances"]
@@ -51,6 +63,36 @@ class Predictor:
         values = chain.from_iterable(map(dict.values, rows))
         X = np.fromiter(values, dtype=np.float64, count=len(rows) * len(self.features))
         return X.reshape(len(rows), len(self.features)), single
+
+    def _plain_batch(self, body: bytes) -> np.ndarray | None:
+        """Return X for a batch that is plainly valid, else None and pydantic decides.
+
+        orjson and a few set and NumPy checks cost half of pydantic's validation of a large
+        batch. They accept only bodies pydantic accepts, with the same values: an exact key
+        set, finite JSON numbers (no bool, string or null), 0 or 1 for 0/1 features.
+        """
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        rows = data.get("instances") if type(data) is dict and len(data) == 1 else None
+        if type(rows) is not list or not 0 < len(rows) <= self.max_batch:
+            return None
+        width = len(self.features)
+        try:
+            # Rows of `width` entries that have every feature are dicts with exactly those keys.
+            if set(map(len, rows)) != {width}:
+                return None
+            values = list(chain.from_iterable(map(self._row_values, rows)))
+        except (TypeError, KeyError):
+            return None
+        if not set(map(type, values)) <= {int, float}:
+            return None
+        X = np.array(values, dtype=np.float64).reshape(len(rows), width)
+        binary = X[:, self._binary]
+        if not (np.isfinite(X).all() and ((binary == 0) | (binary == 1)).all()):
+            return None
+        return X
 
     def _validate(self, body: bytes) -> dict:
         # The member validator the body looks like needs no Python discriminator call, which

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import random
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -27,6 +30,9 @@ DIABETES = [
     '{"smoking": Infinity, "obesity": 1, "exercise": 0}',
     '{"smoking": [0], "obesity": 1, "exercise": 0}',
     f'{{"instances": [{ROW}, {ROW}]}}',
+    '{"instances": [{"smoking": 1.0, "obesity": -0.0, "exercise": 0.0}]}',
+    '{"instances": [{"smoking": true, "obesity": 0, "exercise": 0}]}',
+    '{"instances": [{"smoking": 1, "obesity": 0, "exercise": 1.5}]}',
     f'{{"\\u0069nstances": [{ROW}]}}',
     f'{{"instances": [{ROW}], "instances": [{ROW}, {ROW}]}}',
     f'{{"instances": [{ROW}], "extra": 1}}',
@@ -49,6 +55,11 @@ DIABETES = [
     b'{"smoking": 0, "obesity": 1, "exercise": 0, "\xff": 1}',
 ]
 MOONS = [
+    '{"instances": [{"x1": 18446744073709551615, "x2": -9223372036854775808}]}',
+    '{"instances": [{"x1": 18446744073709551616, "x2": 0}]}',
+    '{"instances": [{"x1": 9007199254740993, "x2": 5e-324}, {"x1": -0.0, "x2": 1e308}]}',
+    '{"instances": [{"x1": 1.7976931348623157e308, "x2": 1e309}]}',
+    '\ufeff{"instances": [{"x1": 1, "x2": 2}]}',
     '{"x1": 0.25, "x2": -1}',
     '{"x1": 1e308, "x2": -1e-300}',
     '{"x1": 1e309, "x2": 0}',
@@ -102,3 +113,40 @@ def test_the_examples_cover_both_outcomes_and_both_shapes(app):
     ok = [o for o in outcomes if not isinstance(o, ApiError)]
     assert {single for _, single in ok} == {True, False}
     assert {o.status for o in outcomes if isinstance(o, ApiError)} == {400, 422}
+
+
+ODD_VALUES = ["true", "null", '"1"', "2", "0.5", "-0.0", "1.0", "1e400", "NaN", "[]", "{}", "-1"]
+
+
+def _mutant(rng: random.Random) -> str:
+    """Return a batch body with one random defect, or none, written as JSON text."""
+    rows = [[rng.randint(0, 1) for _ in range(3)] for _ in range(rng.randint(1, 4))]
+    texts = [dict(zip(("smoking", "obesity", "exercise"), r, strict=True)) for r in rows]
+    parts = [json.dumps(t) for t in texts]
+    i = rng.randrange(len(parts))
+    kind = rng.randrange(6)
+    if kind == 0:  # one odd value
+        key = rng.choice(("smoking", "obesity", "exercise"))
+        parts[i] = parts[i].replace(
+            f'"{key}": {texts[i][key]}', f'"{key}": {rng.choice(ODD_VALUES)}'
+        )
+    elif kind == 1:  # a missing or an extra key
+        parts[i] = parts[i].replace('"obesity"', rng.choice(('"age"', '"smoking"')))
+    elif kind == 2:  # a row that is not an object
+        parts[i] = rng.choice(("[0, 1, 0]", '"abc"', "3", "null"))
+    body = '{"instances": [' + ", ".join(parts) + "]}"
+    if kind == 3:  # something beside "instances"
+        body = body[:-1] + ', "x": 1}'
+    return body
+
+
+def test_random_batches_parse_like_the_union(app):
+    predictor = app.extensions["nns.registry"].get("diabetes")
+    rng = random.Random(7)
+    for _ in range(400):
+        raw = _mutant(rng).encode()
+        want, got = _reference(predictor, raw), _parse(predictor, raw)
+        if isinstance(want, ApiError):
+            assert isinstance(got, ApiError) and got.details == want.details, raw
+        else:
+            assert not isinstance(got, ApiError) and got[0].tobytes() == want[0].tobytes(), raw
