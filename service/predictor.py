@@ -13,7 +13,7 @@ from model_store import Artifact
 
 from .errors import from_validation
 from .nn import MLP, Standardizer
-from .schemas import predict_request, predict_shapes
+from .schemas import predict_request
 
 # An all-0/1 model has 2**n_features possible rows; up to 12 features they all fit here.
 SINGLE_ROW_CACHE = 4096
@@ -35,9 +35,6 @@ class Predictor:
         self.net = MLP.from_config(meta["architecture"], artifact.arrays)
         self.scaler = Standardizer.from_dict(meta["normalisation"])
         self.request = predict_request(self.name, meta["features"], max_batch)
-        # A row with a feature called "instances" is tagged "batch" by the union: no shortcut.
-        shapes = None if "instances" in self.features else predict_shapes
-        self._shapes = shapes and shapes(self.name, meta["features"], max_batch)
         self.max_batch = max_batch
         one = self.features[0]
         self._row_values = itemgetter(*self.features) if len(self.features) > 1 else (
@@ -46,16 +43,18 @@ class Predictor:
         self._binary = [f["type"] == "binary" for f in meta["features"]]
         # Single-row answers by the row's bytes, for models whose inputs are all 0/1 (a finite
         # domain): the forward pass on one row costs more than the rest of the request.
-        binary = all(f["type"] == "binary" for f in meta["features"])
-        self._single: dict[bytes, dict] | None = {} if binary else None
+        self._single: dict[bytes, dict] | None = {} if all(self._binary) else None
 
     def parse(self, body: bytes) -> tuple[np.ndarray, bool]:
         """Validate a raw predict body; return X: (n, n_features) and whether it was one row."""
-        if self._shapes is not None and b'"instances"' in body:
+        if b'"instances"' in body:
             X = self._plain_batch(body)
             if X is not None:
                 return X, False
-        data = self._validate(body)
+        try:
+            data = self.request.validate_json(body)
+        except ValidationError as exc:
+            raise from_validation(exc, strip=1) from None
         single = "instances" not in data
         rows = [data] if single else data["instances"]
         # Validated rows are dicts in feature order, so their values, chained, are the matrix;
@@ -93,21 +92,6 @@ class Predictor:
         if not (np.isfinite(X).all() and ((binary == 0) | (binary == 1)).all()):
             return None
         return X
-
-    def _validate(self, body: bytes) -> dict:
-        # The member validator the body looks like needs no Python discriminator call, which
-        # turns all the JSON into objects first (~30% of a 1000-row parse); a body it accepts
-        # gets the same result from the union. Anything else goes to the union for its errors.
-        if self._shapes is not None:
-            shape = self._shapes["batch" if b'"instances"' in body else "row"]
-            try:
-                return shape.validate_json(body)
-            except ValidationError:
-                pass  # the union reports the errors, with their "row" or "batch" locations
-        try:
-            return self.request.validate_json(body)
-        except ValidationError as exc:
-            raise from_validation(exc, strip=1) from None
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
         """Return the network outputs for raw features. X: (n, n_features) -> (n, n_outputs)."""

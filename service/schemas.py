@@ -47,26 +47,6 @@ def predict_request(model: str, features: list[dict], max_batch: int) -> TypeAda
 
     Rows come out as dicts in feature order; error locations start with "row" or "batch".
     """
-    row, batch = _predict_bodies(model, features, max_batch)
-    body = Annotated[
-        Annotated[row, Tag("row")] | Annotated[batch, Tag("batch")],  # type: ignore[valid-type]
-        Discriminator(_shape),
-    ]
-    return TypeAdapter(body)
-
-
-def predict_shapes(model: str, features: list[dict], max_batch: int) -> dict[str, TypeAdapter]:
-    """Build validators of the row body alone and the batch body alone, by predict_request's tags.
-
-    A body one of them accepts is accepted by predict_request with the same result (the tag
-    picks that member), without the Python discriminator call that first turns the whole JSON
-    body into objects; their errors lack the tag, so report predict_request's instead.
-    """
-    row, batch = _predict_bodies(model, features, max_batch)
-    return {"row": TypeAdapter(row), "batch": TypeAdapter(batch)}
-
-
-def _predict_bodies(model: str, features: list[dict], max_batch: int) -> tuple[type, type]:
     fields = {}
     for f in features:
         kind = Binary if f["type"] == "binary" else Numeric
@@ -78,7 +58,11 @@ def _predict_bodies(model: str, features: list[dict], max_batch: int) -> tuple[t
     rows = Annotated[list[row], Field(min_length=1, max_length=max_batch)]  # type: ignore[valid-type]
     batch = TypedDict(f"{_camel(model)}Batch", {"instances": rows})  # type: ignore[misc]  # noqa: UP013
     batch.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
-    return row, batch
+    body = Annotated[
+        Annotated[row, Tag("row")] | Annotated[batch, Tag("batch")],  # type: ignore[valid-type]
+        Discriminator(_shape),
+    ]
+    return TypeAdapter(body)
 
 
 class Closed(BaseModel):

@@ -1,4 +1,4 @@
-"""Predictor.parse tries the row or batch validator alone first: same matrices, same errors."""
+"""Predictor.parse reads plain batches without pydantic: same matrices, same errors."""
 
 from __future__ import annotations
 
