@@ -9,7 +9,7 @@ Each case is loaded with `wrk -t1 -c16` on 127.0.0.1; cases run interleaved, rou
 so noise from other work on the machine hits them alike; the table shows medians, and each
 ratio is the median of ratios measured seconds apart. wrk shares the cores with the workers.
 
-    python scripts/bench_serve.py                                 # 2 sync workers, 5 rounds x 5 s
+    python scripts/bench_serve.py                                 # 2 sync workers, 5 rounds x 3 s
     python scripts/bench_serve.py --threads 1 4 --duration 3      # sync vs gthread (2 x 4)
 
 Needs wrk (Debian: apt-get install wrk).
@@ -66,6 +66,7 @@ class Result:
     p50_ms: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
     balance: list[float] = field(default_factory=list)  # least / most busy worker, by CPU time
+    cpu_us: list[float] = field(default_factory=list)  # worker CPU time per request
 
 
 def free_port() -> int:
@@ -177,6 +178,7 @@ def wrk(server: Server, case: Case, seconds: int, connections: int, body_dir: Pa
         raise RuntimeError(f"{case.label}: {bad} failed requests: {summary['errors']}")
     used = [after[p] - before.get(p, 0.0) for p in after]
     summary["balance"] = min(used) / max(used) if len(used) > 1 and max(used) > 0 else 1.0
+    summary["cpu_us"] = sum(used) / max(summary["requests"], 1) * 1e6
     return summary
 
 
@@ -185,6 +187,10 @@ def _answer(raw: bytes) -> dict:
         return json.loads(raw)
     except ValueError:
         return {}
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'s' if n != 1 else ''}"
 
 
 def predict_cases(batch: int, rng: np.random.Generator) -> list[Case]:
@@ -197,7 +203,7 @@ def predict_cases(batch: int, rng: np.random.Generator) -> list[Case]:
         Case("bare", "bare POST / (constant JSON)", "bare", "/", single_body, 1),
         Case(
             "single",
-            "POST /predict, 1 row",
+            f"POST /predict, {_rows(1)}",
             "app",
             "/predict",
             single_body,
@@ -206,7 +212,7 @@ def predict_cases(batch: int, rng: np.random.Generator) -> list[Case]:
         ),
         Case(
             "batch",
-            f"POST /predict, {batch:,} rows",
+            f"POST /predict, {_rows(batch)}",
             "app",
             "/predict",
             json.dumps({"instances": instances}).encode(),
@@ -234,11 +240,11 @@ def v2_cases(model: str, batch: int, rng: np.random.Generator) -> list[Case]:
             return (outputs[0].get("shape") or [None])[0] == n
 
         cases.append(
-            Case(f"v2json{n}", f"V2 infer, {n:,} rows, JSON", "app", path,
+            Case(f"v2json{n}", f"V2 infer, {_rows(n)}, JSON", "app", path,
                  json.dumps(as_json).encode(), n, check=check)
         )  # fmt: skip
         cases.append(
-            Case(f"v2bin{n}", f"V2 infer, {n:,} rows, binary", "app", path, head + X.tobytes(),
+            Case(f"v2bin{n}", f"V2 infer, {_rows(n)}, binary", "app", path, head + X.tobytes(),
                  n, "application/octet-stream", (f"Inference-Header-Content-Length: {len(head)}",),
                  check=lambda raw, n=n: len(raw) > 0)
         )  # fmt: skip
@@ -256,8 +262,8 @@ def report(title: str, cases: list[Case], results: dict[str, Result], rounds: in
         f"#### {title}",
         "",
         "| endpoint | req/s (median) | req/s (min-max) | rows/s | p50 ms | p99 ms "
-        "| vs bare | worker balance |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| vs bare | worker CPU us/req | worker balance |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for case in cases:
         r = results[case.key]
@@ -265,19 +271,27 @@ def report(title: str, cases: list[Case], results: dict[str, Result], rounds: in
         lines.append(
             f"| {case.label} | {median(r.rps):,.0f} | {min(r.rps):,.0f}-{max(r.rps):,.0f} "
             f"| {median(r.rps) * case.rows:,.0f} | {median(r.p50_ms):.2f} | {median(r.p99_ms):.2f} "
-            f"| {ratio:.2f} | {median(r.balance):.2f} (worst {min(r.balance):.2f}) |"
+            f"| {ratio:.2f} | {median(r.cpu_us):,.0f} "
+            f"| {median(r.balance):.2f} (worst {min(r.balance):.2f}) |"
         )
     single = median([a / b for a, b in zip(results["single"].rps, bare, strict=True)])
-    batch = next(c for c in cases if c.key == "batch")
-    rows = median(results["batch"].rps) * batch.rows
     lines += [
         "",
-        f"- single-row /predict vs bare: **{single:.2f}** (target >= {SINGLE_RATIO_TARGET:.2f}: "
+        f"- single-row /predict vs bare: **{single:.3f}** (target >= {SINGLE_RATIO_TARGET:.2f}: "
         f"{'met' if single >= SINGLE_RATIO_TARGET else 'NOT met'})",
-        f"- {batch.rows:,}-row batches: **{rows:,.0f} rows/s** (target >= {BATCH_ROWS_TARGET:,}: "
-        f"{'met' if rows >= BATCH_ROWS_TARGET else 'NOT met'})",
-        f"- {rounds} interleaved rounds; vs bare = median of per-round ratios; worker balance = "
-        "CPU time of the least busy worker / the busiest, median and worst round",
+    ]
+    batch = next((c for c in cases if c.key == "batch"), None)
+    if batch is not None:
+        rows = median(results["batch"].rps) * batch.rows
+        lines.append(
+            f"- {batch.rows:,}-row batches: **{rows:,.0f} rows/s** (target >= "
+            f"{BATCH_ROWS_TARGET:,}: {'met' if rows >= BATCH_ROWS_TARGET else 'NOT met'})"
+        )
+    lines += [
+        f"- {rounds} interleaved rounds; vs bare = median of per-round ratios of req/s; worker "
+        "CPU us/req = CPU time of all workers per request (less sensitive to other load than "
+        "req/s); worker balance = CPU time of the least busy worker / the busiest, median and "
+        "worst round",
         "",
     ]
     return lines
@@ -285,7 +299,7 @@ def report(title: str, cases: list[Case], results: dict[str, Result], rounds: in
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run (default 3)")
     ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds (default 5)")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     ap.add_argument(
@@ -300,6 +314,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=1000, help="rows per batch request")
     ap.add_argument("--warmup", type=int, default=1, help="seconds of unrecorded load per case")
     ap.add_argument("--v2", choices=["auto", "off"], default="auto", help="V2 infer rows")
+    ap.add_argument(
+        "--skip-batch", action="store_true", help="leave out the batch row (quick ratio checks)"
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
@@ -315,6 +332,8 @@ def main() -> int:
             timeout=300,
         )
         cases = predict_cases(args.batch, rng)
+        if args.skip_batch:
+            cases = [c for c in cases if c.key != "batch"]
         try:
             configs = []
             for threads in args.threads:
@@ -347,6 +366,7 @@ def main() -> int:
                         r.p50_ms.append(s["p50_us"] / 1000)
                         r.p99_ms.append(s["p99_us"] / 1000)
                         r.balance.append(s["balance"])
+                        r.cpu_us.append(s["cpu_us"])
                 print(f"round {k + 1}/{args.repeat} done", file=sys.stderr, flush=True)
         finally:
             for server in servers:
