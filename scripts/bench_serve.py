@@ -246,7 +246,7 @@ def v2_cases(model: str, batch: int, rng: np.random.Generator) -> list[Case]:
         cases.append(
             Case(f"v2bin{n}", f"V2 infer, {_rows(n)}, binary", "app", path, head + X.tobytes(),
                  n, "application/octet-stream", (f"Inference-Header-Content-Length: {len(head)}",),
-                 check=lambda raw, n=n: len(raw) > 0)
+                 check=check)
         )  # fmt: skip
     return cases
 
