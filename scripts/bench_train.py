@@ -30,6 +30,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from service.datasets import make_moons  # noqa: E402
 from service.nn import MLP, fit  # noqa: E402
 
 SMALL_TARGET, LARGE_TARGET = 0.35, 0.6  # engine time as a fraction of scikit-learn's
@@ -51,26 +52,6 @@ TASKS = {
     "large": Task("large", 100_000, (64, 64), 20, 256, 0.001, LARGE_TARGET),
 }
 ACTIVATION = "relu"
-
-
-def make_moons(
-    n_samples: int, noise: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return X: (n, 2), y: (n,) of two interleaving half circles plus gaussian noise."""
-    # Same construction as sklearn.datasets.make_moons.
-    n_out = n_samples // 2
-    n_in = n_samples - n_out
-    t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
-    X = np.vstack(
-        [
-            np.column_stack([np.cos(t_out), np.sin(t_out)]),
-            np.column_stack([1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5]),
-        ]
-    )
-    y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
-    X += rng.normal(scale=noise, size=X.shape)
-    order = rng.permutation(n_samples)
-    return X[order], y[order]
 
 
 def split(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -210,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.repeats):
             # A fresh moons sample per repeat: 100 test points alone cannot rank two engines
             # that implement the same algorithm, the mean over repeats can do a little better.
-            X, y = make_moons(task.n_samples, 0.2, np.random.default_rng(1000 + r))
+            moons = make_moons(task.n_samples, 0.2, seed=1000 + r)
+            X, y = moons.X, moons.y
             data = split(X.astype(args.dtype), y)
             for engine, run in runners.items():  # round-robin: noise hits every engine alike
                 results[engine].append(run(task, data, seed=r))
