@@ -32,5 +32,13 @@ lint: $(VENV)/.dev-installed
 ci:
 	bash .ci/run
 
+bench-train: $(VENV)/.dev-installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]' torch==2.13.0
+	$(BIN)/python scripts/bench_train.py
+
+bench-serve: $(VENV)/.dev-installed
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(BIN)/python scripts/bench_serve.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

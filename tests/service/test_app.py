@@ -51,7 +51,10 @@ def test_batch_matches_single_rows_whatever_the_key_order(client):
     ]
     batch = client.post("/predict", json={"instances": rows}).get_json()
     singles = [client.post("/predict", json=r).get_json() for r in rows]
-    assert [p["probability"] for p in batch["predictions"]] == [s["probability"] for s in singles]
+    # BLAS may pick another kernel for one row than for a batch: equal up to the last bits.
+    assert [p["probability"] for p in batch["predictions"]] == pytest.approx(
+        [s["probability"] for s in singles], rel=1e-12
+    )
     assert [p["label"] for p in batch["predictions"]] == [0, 1, 1]
 
 
