@@ -66,6 +66,17 @@ def write_file(path: Path, data: bytes, *, mtime_ns: int | None = None) -> None:
         os.close(fd)
 
 
+def append_line(path: Path, line: str) -> None:
+    """Append one line to a log file and fsync it; a crash can only cut the last line short."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        # Start on a fresh line in case an earlier append was cut short by a crash.
+        os.write(fd, f"\n{line}\n".encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_file(path: Path) -> None:
     """Flush an already written file's data to disk."""
     fd = os.open(path, os.O_RDONLY)

@@ -31,6 +31,8 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.npz"
 META_FILE = "model.json"
 POINTER_FILE = "CURRENT"
+# Every version CURRENT has pointed at, one per line, oldest first (append-only).
+HISTORY_FILE = "PROMOTIONS"
 LOCK_FILE = ".lock"
 
 RESERVED_KEYS = (

@@ -16,6 +16,7 @@ from . import durable
 from .artifact import Artifact
 from .errors import CorruptArtifact, ModelNotFound, StoreError, VersionNotFound
 from .format import (
+    HISTORY_FILE,
     LOCK_FILE,
     META_FILE,
     POINTER_FILE,
@@ -153,6 +154,20 @@ class ModelStore:
         with durable.locked(model_dir / LOCK_FILE):
             self._write_pointer(model_dir, version)
 
+    def promoted_versions(self, name: str) -> list[int]:
+        """Return the versions CURRENT has pointed at, most recent first, each once.
+
+        Lets a reader that finds CURRENT broken fall back to the last version that was
+        actually served rather than to the newest one, which may never have been promoted.
+        """
+        data = _read_small(self._model_dir(name) / HISTORY_FILE) or b""
+        seen: list[int] = []
+        for line in reversed(data.decode("ascii", "replace").splitlines()):
+            # A crash mid-append can leave a partial last line: skip anything malformed.
+            if is_version_dirname(line) and int(line) not in seen:
+                seen.append(int(line))
+        return seen
+
     def current_mtime_ns(self, name: str) -> int | None:
         """Return CURRENT's mtime in ns for cheap change polling, or None if it is absent.
 
@@ -231,6 +246,8 @@ class ModelStore:
         except FileNotFoundError:
             previous = -1
         durable.replace_file(pointer, encode_pointer(version), min_mtime_ns=previous + 1)
+        # After the switch, so the history never names a version CURRENT did not hold.
+        durable.append_line(model_dir / HISTORY_FILE, str(version))
 
 
 def _version_numbers(model_dir: Path) -> list[int]:

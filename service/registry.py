@@ -35,12 +35,20 @@ class Registry:
         return Predictor(self.store.load(name, version), self.max_batch)
 
     def _fallback(self, name: str) -> Predictor | None:
-        """Load the newest version that loads, for a process with nothing to serve yet."""
+        """Load what a process with nothing to serve yet should serve when CURRENT is broken.
+
+        The most recently promoted version that loads comes first, so a fresh worker serves
+        what the older workers kept serving; then the newest version that loads (for stores
+        without a promotion history).
+        """
         try:
-            versions = self.store.versions(name)
+            promoted = self.store.promoted_versions(name)
+            versions = promoted + [
+                v for v in reversed(self.store.versions(name)) if v not in promoted
+            ]
         except StoreError:
             return None
-        for version in reversed(versions):
+        for version in versions:
             try:
                 return self._load(name, version)
             except (StoreError, ValueError, KeyError):

@@ -53,8 +53,8 @@ while True:
 """
 
 # (os function, call number) -> (versions after the kill, CURRENT after the kill).
-# Publish makes six fsyncs: weights, model.json, tmp dir, model dir after the version rename,
-# CURRENT temp file, model dir after the CURRENT replace.
+# Publish makes seven fsyncs: weights, model.json, tmp dir, model dir after the version rename,
+# CURRENT temp file, model dir after the CURRENT replace, the promotion history.
 KILL_POINTS = {
     ("fsync", 1): ([1], 1),
     ("fsync", 2): ([1], 1),
@@ -64,6 +64,7 @@ KILL_POINTS = {
     ("fsync", 5): ([1, 2], 1),
     ("replace", 1): ([1, 2], 1),
     ("fsync", 6): ([1, 2], 2),
+    ("fsync", 7): ([1, 2], 2),
 }
 
 

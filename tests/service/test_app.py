@@ -146,6 +146,23 @@ def test_fresh_app_falls_back_to_newest_loadable_version(settings_dict, store):
     assert client.get("/health/ready").get_json()["status"] == "degraded"
 
 
+def test_fresh_app_falls_back_to_the_last_promoted_version_not_an_unpromoted_one(
+    settings_dict, store
+):
+    from service import datasets
+    from service.training import Hyperparameters, train_model
+
+    train(store, epochs=50)  # v2, promoted
+    params = Hyperparameters(epochs=50)
+    train_model(datasets.diabetes(), params, store, "diabetes", promote=False)  # v3, loadable
+    train(store, epochs=50)  # v4, promoted, then damaged
+    (store.root / "diabetes" / "4" / "weights.npz").write_bytes(b"garbage")
+    client = create_app(settings_dict).test_client()
+    assert client.post("/predict", json=ROW).get_json()["version"] == 2
+    ready = client.get("/health/ready").get_json()
+    assert ready["status"] == "degraded" and "version 4" in ready["problems"][0]
+
+
 def test_unexpected_error_is_500_without_internals(app, client, monkeypatch, caplog):
     predictor = app.extensions["nns.registry"].get("diabetes")
 
