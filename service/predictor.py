@@ -113,13 +113,12 @@ class Predictor:
         out = self.outputs(X)
         if self.task == "regression":
             return [{"prediction": v} for v in out[:, 0].tolist()]
-        if self.task == "binary":
-            p = out[:, 0]
-            labels = (p >= 0.5).astype(np.int64).tolist()
+        idx = self.net.class_indices(out)
+        if self.task == "binary":  # classes are 0 and 1, so the index is the label
             return [
-                {"label": lab, "probability": q} for lab, q in zip(labels, p.tolist(), strict=True)
+                {"label": lab, "probability": q}
+                for lab, q in zip(idx.tolist(), out[:, 0].tolist(), strict=True)
             ]
-        idx = out.argmax(axis=1)
         best = out[np.arange(len(idx)), idx].tolist()
         return [
             {"label": self.classes[i], "probability": q, "probabilities": row}

@@ -14,11 +14,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from model_store import CorruptArtifact, ModelNotFound, ModelStore, VersionNotFound
 
 from .datasets import Dataset, DatasetError
-from .nn import MLP, Standardizer, fit
+from .nn import MLP, OUTPUT_FOR_LOSS, Standardizer, fit
 from .plots import loss_curve_png
 
 TASK_FOR_LOSS = {"bce": "binary", "cce": "multiclass", "mse": "regression"}
-OUTPUT_FOR_LOSS = {"bce": "sigmoid", "cce": "softmax", "mse": "identity"}
 HISTORY_POINTS = 200  # loss curve samples kept in model.json
 
 
@@ -147,8 +146,7 @@ def _metrics(net: MLP, X: np.ndarray, y: np.ndarray, loss: str, split: str) -> d
         metrics["rmse"] = float(np.sqrt(np.mean(err**2)))
         metrics["mae"] = float(np.mean(np.abs(err)))
     else:
-        labels = (out[:, 0] >= 0.5).astype(int) if loss == "bce" else out.argmax(axis=1)
-        metrics["accuracy"] = float(np.mean(labels == y))
+        metrics["accuracy"] = float(np.mean(net.class_indices(out) == y))
     return metrics
 
 

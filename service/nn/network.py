@@ -135,6 +135,17 @@ class MLP:
         """Return outputs after the output activation. X: (n, n_inputs) -> (n, n_outputs)."""
         return self._output_fn(self.logits(X))
 
+    def class_indices(self, outputs: np.ndarray) -> np.ndarray:
+        """Return the predicted class index per row of predict()'s outputs: (n, n_outputs) -> (n,).
+
+        Sigmoid: 1 where P(1) >= 0.5; softmax: the most probable class.
+        """
+        if self.output == "sigmoid":
+            return (outputs[:, 0] >= 0.5).astype(np.int64)
+        if self.output == "softmax":
+            return outputs.argmax(axis=1)
+        raise ValueError(f"output {self.output!r} does not predict classes")
+
     # -- parameters --------------------------------------------------------------------
 
     def parameters(self) -> dict[str, np.ndarray]:

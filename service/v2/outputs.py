@@ -54,12 +54,11 @@ def compute(predictor: Predictor, out: np.ndarray) -> dict[str, np.ndarray]:
     """Return every output tensor from the network outputs. out: (n, n_outputs)."""
     if predictor.task == "regression":
         return {"prediction": out[:, :1].astype("<f8")}
+    idx = predictor.net.class_indices(out)  # the same rule as Predictor.predictions
     if predictor.task == "binary":
-        # The same rule as Predictor.predictions: label 1 when P(1) >= 0.5.
-        p = out[:, :1]
-        return {"probability": p.astype("<f4"), "label": (p[:, 0] >= 0.5).astype("<i8")}
+        return {"probability": out[:, :1].astype("<f4"), "label": idx.astype("<i8")}
     classes = np.asarray(predictor.classes, dtype="<i8")
-    return {"probability": out.astype("<f4"), "label": classes[out.argmax(axis=1)]}
+    return {"probability": out.astype("<f4"), "label": classes[idx]}
 
 
 def encode(head: dict, tensors: dict[str, np.ndarray], chosen: list[tuple[str, bool]]):

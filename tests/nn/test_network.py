@@ -152,3 +152,13 @@ def test_summary_lists_layers_and_counts() -> None:
         assert needle in text
     assert text.splitlines()[-1] == "total parameters: 54"
     assert "MLP(3, [5, 4], 2" in repr(_net())
+
+
+def test_class_indices_follow_the_output_activation():
+    rng = np.random.default_rng(0)
+    sig = MLP(2, [], 1, output="sigmoid", rng=rng)
+    assert sig.class_indices(np.array([[0.5], [0.49], [0.9]])).tolist() == [1, 0, 1]
+    soft = MLP(2, [], 3, output="softmax", rng=rng)
+    assert soft.class_indices(np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])).tolist() == [1, 0]
+    with pytest.raises(ValueError, match="does not predict classes"):
+        MLP(2, [], 1, output="identity", rng=rng).class_indices(np.zeros((1, 1)))
