@@ -38,4 +38,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as r; p = os.environ.get('NNS_BIND', ':8000').rpartition(':')[2]; sys.exit(r.urlopen(f'http://127.0.0.1:{p}/health/ready', timeout=3).status != 200)"]
 # gunicorn trains the default model into an empty /data before it opens the port (on_starting).
-CMD ["gunicorn", "-c", "python:service.gunicorn_conf", "service.app:create_app()"]
+CMD ["gunicorn", "-c", "python:service.web.gunicorn_conf", "service.web.app:create_app()"]

@@ -39,7 +39,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "scripts" / "wrk" / "post.lua"
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf"]
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:service.web.gunicorn_conf"]
 FEATURES = ("smoking", "obesity", "exercise")
 SINGLE_RATIO_TARGET, BATCH_ROWS_TARGET = 0.80, 600_000
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -339,7 +339,7 @@ def main() -> int:
             for threads in args.threads:
                 kind = f"gthread, {args.workers} workers x {threads} threads"
                 title = kind if threads > 1 else f"sync, {args.workers} workers"
-                app = Server(f"app-t{threads}", "service.app:create_app()", data, args.workers,
+                app = Server(f"app-t{threads}", "service.web.app:create_app()", data, args.workers,
                              threads)  # fmt: skip
                 bare = Server(f"bare-t{threads}", "bare_app:app", data, args.workers, threads,
                               "--pythonpath", str(ROOT / "scripts"))  # fmt: skip

@@ -30,7 +30,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from service.datasets import make_moons  # noqa: E402
+from service.data.datasets import make_moons  # noqa: E402
 from service.nn import MLP, fit  # noqa: E402
 
 SMALL_TARGET, LARGE_TARGET = 0.35, 0.6  # engine time as a fraction of scikit-learn's

@@ -15,11 +15,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.bootstrap import ensure_default_model  # noqa: E402
 from service.settings import get_settings  # noqa: E402
+from service.training.bootstrap import ensure_default_model  # noqa: E402
 
-GUNICORN = ["-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.app:create_app()"]
-TRAINER = ["-m", "service.worker"]
+GUNICORN = [
+    "-m",
+    "gunicorn",
+    "-c",
+    "python:service.web.gunicorn_conf",
+    "service.web.app:create_app()",
+]
+TRAINER = ["-m", "service.jobs.trainer"]
 
 
 def main() -> int:

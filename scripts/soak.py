@@ -37,7 +37,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-GUNICORN = ["-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.app:create_app()"]
+GUNICORN = [
+    "-m",
+    "gunicorn",
+    "-c",
+    "python:service.web.gunicorn_conf",
+    "service.web.app:create_app()",
+]
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
 
@@ -119,7 +125,7 @@ class Stack:
         store = ["--store", str(self.data / "models")]
         subprocess.run([*train, *store], check=True, capture_output=True, env=self.env)
         self.start("gunicorn", GUNICORN)
-        self.start("trainer", ["-m", "service.worker"])
+        self.start("trainer", ["-m", "service.jobs.trainer"])
         deadline = time.monotonic() + 60
         while call("GET", self.url + "/health/ready", timeout=2)[0] != 200:
             if time.monotonic() > deadline or self.procs["gunicorn"].poll() is not None:

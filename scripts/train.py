@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
-from service.cli import train_main  # noqa: E402
+from service.training.cli import train_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(train_main())

@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from model_store import ModelStore
-from service import datasets
-from service.app import create_app
-from service.training import Hyperparameters, train_model
+from service.data import datasets
+from service.training.pipeline import Hyperparameters, train_model
+from service.web.app import create_app
 
 TOKEN = "test-token-0123456789"
 

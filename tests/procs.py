@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf"]
-APP = "service.app:create_app()"
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:service.web.gunicorn_conf"]
+APP = "service.web.app:create_app()"
 
 
 def free_port() -> int:
@@ -154,8 +154,8 @@ def train_cli(store: Path, *args: str) -> dict:
 
 
 def start_trainer(data_dir: Path, log: Path, **env: str) -> Proc:
-    """Start the trainer (`python -m service.worker`) with the service's settings."""
-    return Proc([sys.executable, "-m", "service.worker"], env_for(data_dir, **env), log)
+    """Start the trainer (`python -m service.jobs.trainer`) with the service's settings."""
+    return Proc([sys.executable, "-m", "service.jobs.trainer"], env_for(data_dir, **env), log)
 
 
 class RedisServer(Proc):

@@ -1,11 +1,11 @@
 """A small neural-network engine in NumPy: MLP, losses from logits, SGD/Adam, fit()."""
 
 from .activations import ACTIVATIONS
+from .fit import History, evaluate, fit
 from .losses import LOSSES, OUTPUT_FOR_LOSS
 from .network import DTYPES, MLP
 from .optimizers import OPTIMIZERS, SGD, Adam
 from .scaling import Standardizer
-from .train import History, evaluate, fit
 
 __all__ = [
     "ACTIVATIONS",

@@ -213,8 +213,8 @@ def test_dockerfile_final_stage_is_small_and_unprivileged():
     assert image["CMD"] == [
         "gunicorn",
         "-c",
-        "python:service.gunicorn_conf",
-        "service.app:create_app()",
+        "python:service.web.gunicorn_conf",
+        "service.web.app:create_app()",
     ]
     assert "--start-period=60s" in image["HEALTHCHECK_OPTIONS"]
     build, final = image["STAGES"][0], image["STAGES"][-1]
@@ -256,7 +256,10 @@ def test_compose_agrees_with_image_and_settings():
     assert services["redis"]["image"].startswith("redis:7")
     # The trainer is the console script the package declares.
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert trainer["command"] == ["nns-worker"] and scripts["nns-worker"] == "service.worker:main"
+    assert (
+        trainer["command"] == ["nns-worker"]
+        and scripts["nns-worker"] == "service.jobs.trainer:main"
+    )
     # The API's check is the image's; the trainer must not inherit a check of a port it lacks.
     assert api["healthcheck"]["test"] == ["CMD", *image["HEALTHCHECK"]]
     assert trainer["healthcheck"] == {"disable": True}

@@ -47,7 +47,7 @@ WITHOUT_DAC_OVERRIDE = """\
 import ctypes, os, sys
 if os.geteuid() == 0 and ctypes.CDLL(None, use_errno=True).prctl(24, 1, 0, 0, 0) != 0:
     sys.exit(f"cannot drop CAP_DAC_OVERRIDE: errno {ctypes.get_errno()}")
-os.execv(sys.executable, [sys.executable, "-m", "service.worker"])
+os.execv(sys.executable, [sys.executable, "-m", "service.jobs.trainer"])
 """
 
 

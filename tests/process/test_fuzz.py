@@ -20,7 +20,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from service.schemas import TrainRequest
+from service.web.schemas import TrainRequest
 from tests.procs import Gunicorn, http, start_trainer, train_cli, wait_until
 
 pytestmark = pytest.mark.process

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
-from service import datasets
-from service.jobs import JobQueue, JobSpec
+from service.data import datasets
+from service.jobs.queue import JobQueue, JobSpec
 from service.settings import Settings
-from service.training import Hyperparameters, train_model
+from service.training.pipeline import Hyperparameters, train_model
 from tests.conftest import train
 from tests.procs import Gunicorn, Proc, http, start_trainer, wait_until
 

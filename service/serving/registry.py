@@ -1,0 +1,132 @@
+"""The models this process serves, loaded at startup and swapped when CURRENT changes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+from model_store import ModelNotFound, ModelStore, StoreError, VersionNotFound, validate_name
+
+from ..web.errors import ApiError
+from .predictor import Predictor
+
+log = logging.getLogger("service.serving.registry")
+
+PINNED_CACHE = 16  # pinned (non-current) versions kept loaded per process
+
+
+class Registry:
+    """Serve the current version of every model; refuse versions that fail to load."""
+
+    def __init__(self, store: ModelStore, *, max_batch: int, reload_interval: float) -> None:
+        self.store, self.max_batch, self.interval = store, max_batch, reload_interval
+        self.current: dict[str, Predictor] = {}
+        self.errors: dict[str, str] = {}  # model -> why its CURRENT is not what we serve
+        self._seen: dict[str, int | None] = {}  # CURRENT contents last acted on
+        self._failed: dict[str, int | None] = {}  # model -> mtime of the CURRENT that failed
+        self._pinned: OrderedDict[tuple[str, int], Predictor] = OrderedDict()
+        self._lock = threading.Lock()
+        self._next_check = 0.0
+        self.on_load_failure = lambda model: None  # metrics hook
+
+    def _load(self, name: str, version: int) -> Predictor:
+        return Predictor(self.store.load(name, version), self.max_batch)
+
+    def _fallback(self, name: str) -> Predictor | None:
+        """Load what a process with nothing to serve yet should serve when CURRENT is broken.
+
+        The most recently promoted version that loads comes first, so a fresh worker serves
+        what the older workers kept serving; then the newest version that loads (for stores
+        without a promotion history).
+        """
+        try:
+            promoted = self.store.promoted_versions(name)
+            versions = promoted + [
+                v for v in reversed(self.store.versions(name)) if v not in promoted
+            ]
+        except StoreError:
+            return None
+        for version in versions:
+            try:
+                return self._load(name, version)
+            except (StoreError, ValueError, KeyError):
+                continue
+        return None
+
+    def _apply(self, name: str, pointer: int | None) -> None:
+        self._seen[name] = pointer
+        mtime = self.store.current_mtime_ns(name)
+        try:
+            if pointer is None:
+                self.store.current_version(name)  # raises the reason
+                raise VersionNotFound(f"model {name!r} has no readable CURRENT version")
+            predictor = self._load(name, pointer)
+        except (StoreError, ValueError, KeyError) as exc:
+            self.errors[name] = f"version {pointer} of {name!r} failed to load: {exc}"
+            self._failed[name] = mtime
+            self.on_load_failure(name)
+            serving = self.current.get(name) or self._fallback(name)
+            if serving is not None:
+                self.current[name] = serving
+            log.error(
+                "model load failed",
+                extra={
+                    "model": name,
+                    "version": pointer,
+                    "error": str(exc),
+                    "serving": serving.version if serving else None,
+                },
+            )
+            return
+        self.current[name] = predictor
+        self.errors.pop(name, None)
+        self._failed.pop(name, None)
+        log.info("model loaded", extra={"model": name, "version": pointer})
+
+    def refresh(self) -> None:
+        """Load every model whose CURRENT changed since the last look."""
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is already refreshing
+        try:
+            self._next_check = time.monotonic() + self.interval
+            state = self.store.pointer_state()
+            for name, pointer in state.items():
+                if name not in self._seen or self._seen[name] != pointer or self._rewritten(name):
+                    self._apply(name, pointer)
+            for name in set(self.current) - set(state):
+                del self.current[name]  # removed from the store by an operator
+        finally:
+            self._lock.release()
+
+    def _rewritten(self, name: str) -> bool:
+        """Tell whether a CURRENT that failed to load was written again (e.g. re-promoted)."""
+        return name in self._failed and self.store.current_mtime_ns(name) != self._failed[name]
+
+    def maybe_refresh(self) -> None:
+        """Refresh when the reload interval has passed; cheap enough for every request."""
+        if time.monotonic() >= self._next_check:
+            self.refresh()
+
+    def get(self, name: str, version: int | None = None) -> Predictor:
+        """Return the predictor of `name` at `version` (None: the served current version)."""
+        validate_name(name)  # before any lookup or path; the message does not echo it
+        current = self.current.get(name)
+        if version is None or (current is not None and current.version == version):
+            if current is None:
+                if name in self.errors:
+                    raise ApiError(503, self.errors[name], code="model_unavailable")
+                raise ModelNotFound(f"model {name!r} not found")
+            return current
+        key = (name, version)
+        with self._lock:
+            if key in self._pinned:
+                self._pinned.move_to_end(key)
+                return self._pinned[key]
+        predictor = self._load(name, version)
+        with self._lock:
+            self._pinned[key] = predictor
+            while len(self._pinned) > PINNED_CACHE:
+                self._pinned.popitem(last=False)
+        return predictor

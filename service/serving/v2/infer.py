@@ -1,0 +1,51 @@
+"""One V2 inference: parse the envelope, build the feature matrix, predict, encode the outputs."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from ...web.errors import ApiError, pydantic_details
+from ...web.jsonio import dumps
+from ..predictor import Predictor
+from . import binary, outputs
+from .inputs import feature_matrix
+from .schemas import InferRequest
+
+
+def parse(header: bytes, has_binary_header: bool) -> InferRequest:
+    """Validate the JSON envelope; every failure is a 400 that names the first bad field."""
+    try:
+        return InferRequest.model_validate_json(header)
+    except ValidationError as exc:
+        details = pydantic_details(exc)
+    if details[0]["type"] == "json_invalid":
+        # Raw tensor bytes after the JSON, sent without the header, parse as trailing characters.
+        trailing = "trailing characters" in details[0]["msg"] and not has_binary_header
+        hint = f" (binary tensor data needs {binary.HEADER})" if trailing else ""
+        raise ApiError(400, f"request body is not valid JSON{hint}", details=details)
+    first = details[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    raise ApiError(
+        400,
+        f"invalid inference request: {where}: {first['msg']}{more}",
+        code="validation_error",
+        details=details,
+    )
+
+
+def infer(
+    predictor: Predictor, body: bytes, header_length: str | None, max_batch: int
+) -> tuple[bytes, dict[str, str], int]:
+    """Answer one infer body; return (response body, extra headers, rows predicted)."""
+    header, raw = binary.split(body, header_length)
+    request = parse(header, header_length is not None)
+    chosen = outputs.select(request, predictor)
+    X = feature_matrix(request.inputs, raw, predictor.meta["features"], max_batch)
+    tensors = outputs.compute(predictor, predictor.outputs(X))
+    head = {"model_name": predictor.name, "model_version": str(predictor.version)}
+    if request.id is not None:
+        head["id"] = request.id
+    reply, chunks = outputs.encode(head, tensors, chosen)
+    response, headers = binary.join(dumps(reply), chunks)
+    return response, headers, len(X)

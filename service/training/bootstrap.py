@@ -1,0 +1,58 @@
+"""Train the default model once when the store has none: `python -m service.training.bootstrap`."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import sys
+
+from model_store import ModelStore
+
+from ..data import datasets
+from ..settings import Settings, get_settings
+from .pipeline import Hyperparameters, train_model
+
+log = logging.getLogger("service.training.bootstrap")
+
+
+def ensure_default_model(settings: Settings) -> int | None:
+    """Publish the default model from its built-in dataset if the store lacks it.
+
+    Returns the new version, or None when the model already existed. Only the built-in
+    datasets can seed a model; another default model name must be trained explicitly.
+    """
+    store = ModelStore(settings.store_root)
+    name = settings.default_model
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Several starters (API, trainer, compose replicas) may race: one trains, the rest wait.
+    with open(settings.data_dir / ".bootstrap.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if name in store.list_models():
+            return None
+        if name not in datasets.BUILTIN:
+            raise SystemExit(
+                f"default model {name!r} is not in {settings.store_root} and has no built-in "
+                "dataset: train it with nns-train first"
+            )
+        result = train_model(
+            datasets.builtin(name),
+            Hyperparameters(),
+            store,
+            name,
+            source=f"dataset:{name}",
+        )
+        return result.version
+
+
+def main() -> int:
+    settings = get_settings()
+    version = ensure_default_model(settings)
+    if version is None:
+        print(f"model {settings.default_model!r} already in {settings.store_root}")
+    else:
+        print(f"trained {settings.default_model!r} version {version} into {settings.store_root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
