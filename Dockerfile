@@ -1,4 +1,4 @@
-# The prediction API (default CMD) and, with `nns-worker` as the command, the trainer.
+# The prediction API (default CMD) and, with `nns-trainer` as the command, the trainer.
 # Build stage: install the package and its runtime dependencies into a venv without pip.
 # Final stage: the same slim base plus that venv only, run as a numeric non-root user.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -37,5 +37,5 @@ EXPOSE 8000
 # The port follows NNS_BIND; 503 (not ready) and refused connections both exit non-zero.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as r; p = os.environ.get('NNS_BIND', ':8000').rpartition(':')[2]; sys.exit(r.urlopen(f'http://127.0.0.1:{p}/health/ready', timeout=3).status != 200)"]
-# gunicorn trains the default model into an empty /data before it opens the port (on_starting).
-CMD ["gunicorn", "-c", "python:service.web.gunicorn_conf", "service.web.app:create_app()"]
+# nns-serve trains the default model into an empty /data, then execs gunicorn, which opens the port.
+CMD ["nns-serve"]

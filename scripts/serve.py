@@ -17,15 +17,9 @@ sys.path.insert(0, str(ROOT))
 
 from service.settings import get_settings  # noqa: E402
 from service.training.bootstrap import ensure_default_model  # noqa: E402
+from service.web.serve import gunicorn_argv  # noqa: E402
 
-GUNICORN = [
-    "-m",
-    "gunicorn",
-    "-c",
-    "python:service.web.gunicorn_conf",
-    "service.web.app:create_app()",
-]
-TRAINER = ["-m", "service.jobs.trainer"]
+TRAINER = [sys.executable, "-m", "service.jobs.trainer"]
 
 
 def main() -> int:
@@ -35,8 +29,8 @@ def main() -> int:
         print(f"trained default model {settings.default_model!r} version {version}", flush=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
-        subprocess.Popen([sys.executable, *GUNICORN], cwd=ROOT, env=env),
-        subprocess.Popen([sys.executable, *TRAINER], cwd=ROOT, env=env),
+        subprocess.Popen(gunicorn_argv(), cwd=ROOT, env=env),
+        subprocess.Popen(TRAINER, cwd=ROOT, env=env),
     ]
     print(f"serving on http://{settings.bind} (Ctrl-C stops)", flush=True)
 

@@ -13,6 +13,7 @@ import re
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -45,6 +46,9 @@ TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 OUTCOMES = ("queued", "succeeded", "failed", "cancelled")
 POLL_MAX = 0.5  # longest a SQLite trainer sleeps between looks at an empty queue, in seconds
 BACKEND_ERRORS = (RedisError, sqlite3.Error, OSError)
+
+
+Runner = Callable[["JobQueue", str], None]  # the trainer's job body: (queue, job_id)
 
 
 class QueueUnavailable(Exception):
@@ -129,20 +133,21 @@ def _unpack(blob: bytes) -> tuple[JobSpec, Dataset]:
 class JobQueue:
     """Submit, read and cancel jobs; the trainer claims, updates and finishes them."""
 
-    def __init__(self, huey: Huey, settings: Settings) -> None:
-        self.huey, self.settings = huey, settings
+    def __init__(self, huey: Huey, settings: Settings, runner: Runner | None = None) -> None:
+        self.huey, self.settings, self.runner = huey, settings, runner
         self.storage = huey.storage
         self.stopping = threading.Event()  # set when the trainer shuts down
         self.task = huey.task(name="nns.train")(self._execute)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JobQueue:
-        return cls(make_huey(settings), settings)
+    def from_settings(cls, settings: Settings, runner: Runner | None = None) -> JobQueue:
+        """Open the queue; only the trainer passes a `runner`, API workers just enqueue."""
+        return cls(make_huey(settings), settings, runner)
 
     def _execute(self, job_id: str) -> None:
-        from .trainer import run_job  # only the trainer runs jobs; API workers just enqueue
-
-        run_job(self, job_id)
+        if self.runner is None:
+            raise RuntimeError("this process only enqueues jobs; the trainer runs them")
+        self.runner(self, job_id)
 
     def _io(self, fn, *args):
         """Call the backend; turn its connection errors into QueueUnavailable."""

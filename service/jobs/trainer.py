@@ -1,4 +1,4 @@
-"""The trainer: `nns-worker` or `python -m service.jobs.trainer` runs the queued training jobs.
+"""The trainer: `nns-trainer` or `python -m service.jobs.trainer` runs the queued training jobs.
 
 It reads the same NNS_* settings as the API, consumes the Huey queue with one worker thread and
 trains with the same function as `nns-train`. SIGTERM or SIGINT stops it; a job it was running
@@ -168,9 +168,9 @@ def main() -> int:
     logging.getLogger("huey").handlers[:] = logging.getLogger("service").handlers
     logging.getLogger("huey").setLevel("WARNING")
     try:
-        queue = JobQueue.from_settings(settings)
+        queue = JobQueue.from_settings(settings, runner=run_job)
     except QueueUnavailable as exc:
-        print(f"nns-worker: error: {exc}", file=sys.stderr)
+        print(f"nns-trainer: error: {exc}", file=sys.stderr)
         return 1
     # Drawing one loss curve now loads matplotlib (when installed) so that the first job does
     # not pay for it: about 1 s of its round trip.

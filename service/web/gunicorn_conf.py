@@ -1,4 +1,4 @@
-"""gunicorn settings: `gunicorn -c python:service.web.gunicorn_conf 'service.web.app:create_app()'`.
+"""gunicorn settings; `nns-serve` (service/web/serve.py) trains the default model, then runs it.
 
 Workers, threads, bind and timeout come from the NNS_* settings. Access logs are JSON lines on
 stdout. Metrics from all workers are aggregated through prometheus_client's multiprocess mode.
@@ -82,19 +82,6 @@ def on_starting(server) -> None:
     # Stale files from a previous run would add old counts to the new totals.
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
-    _ensure_default_model(server)
-
-
-def _ensure_default_model(server) -> None:
-    # Runs before the socket opens, so a fresh container volume (the image's plain gunicorn CMD)
-    # is never reported ready without the default model. Other names must be trained first.
-    from service.data.datasets import BUILTIN
-    from service.training.bootstrap import ensure_default_model
-
-    if _settings.default_model in BUILTIN:
-        version = ensure_default_model(_settings)
-        if version is not None:
-            server.log.info("trained default model %r version %s", _settings.default_model, version)
 
 
 def child_exit(server, worker) -> None:

@@ -25,7 +25,7 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def queue(settings) -> JobQueue:
-    return JobQueue.from_settings(settings)
+    return JobQueue.from_settings(settings, runner=run_job)
 
 
 def spec(model="diabetes", timeout=60.0, **params) -> JobSpec:
@@ -54,7 +54,7 @@ def wait_running(queue: JobQueue, job_id: str) -> dict:
 def test_the_queue_file_is_in_the_data_dir_and_shared_by_every_opener(settings, queue):
     job = queue.submit(spec(epochs=20), datasets.diabetes())
     assert settings.queue_path.exists()
-    other = JobQueue.from_settings(settings)  # another API worker, or the trainer
+    other = JobQueue.from_settings(settings, runner=run_job)  # another API worker, or the trainer
     assert other.get(job["job_id"]) == {**job, "cancel_requested": False}
     assert other.pending() == 1
     run_next(other)

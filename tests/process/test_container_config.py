@@ -210,12 +210,7 @@ def test_dockerfile_final_stage_is_small_and_unprivileged():
     assert all(part.isdigit() and int(part) > 0 for part in user), image["USER"]
     assert image["ENV"]["NNS_DATA_DIR"] in image["VOLUME"]
     assert image["EXPOSE"] == image["ENV"]["NNS_BIND"].rpartition(":")[2]
-    assert image["CMD"] == [
-        "gunicorn",
-        "-c",
-        "python:service.web.gunicorn_conf",
-        "service.web.app:create_app()",
-    ]
+    assert image["CMD"] == ["nns-serve"]
     assert "--start-period=60s" in image["HEALTHCHECK_OPTIONS"]
     build, final = image["STAGES"][0], image["STAGES"][-1]
     assert final[0][1] == build[0][1].split(" AS ")[0], "both stages share one slim base"
@@ -257,8 +252,8 @@ def test_compose_agrees_with_image_and_settings():
     # The trainer is the console script the package declares.
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert (
-        trainer["command"] == ["nns-worker"]
-        and scripts["nns-worker"] == "service.jobs.trainer:main"
+        trainer["command"] == ["nns-trainer"]
+        and scripts["nns-trainer"] == "service.jobs.trainer:main"
     )
     # The API's check is the image's; the trainer must not inherit a check of a port it lacks.
     assert api["healthcheck"]["test"] == ["CMD", *image["HEALTHCHECK"]]
