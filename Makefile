@@ -37,7 +37,7 @@ bench-train: $(VENV)/.dev-installed
 	$(BIN)/python scripts/bench_train.py
 
 bench-serve: $(VENV)/.dev-installed
-	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	bash scripts/install_system_deps.sh
 	$(BIN)/python scripts/bench_serve.py
 
 clean:

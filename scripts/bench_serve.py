@@ -1,34 +1,33 @@
 #!/usr/bin/env python
 """Load the service and a bare Flask app, served alike by gunicorn, with wrk; print a table.
 
-Trains the diabetes model into a temporary store with scripts/train.py, then starts gunicorn
-twice with the repo's config (service/gunicorn_conf.py) and the same NNS_* settings: once with
-the service, once with scripts/bare_app.py, whose POST endpoint returns a constant JSON object.
-Metrics and logging stay on (the servers' stdout, access logs included, goes to a log file).
-Each case is loaded with `wrk -t1 -c16` on 127.0.0.1; cases run interleaved, round after round,
-so noise from other work on the machine hits them alike; the table shows medians, and each
-ratio is the median of ratios measured seconds apart. wrk shares the cores with the workers.
+Trains two models into a temporary store with scripts/train.py: diabetes (three 0/1 features,
+3-4-1 sigmoid) and moons (two numeric features, 2-64-64-1 relu). Then starts gunicorn twice
+with the production command line (service.web.serve.gunicorn_argv) and the same NNS_* settings:
+once with the service, once with scripts/bare_app.py, whose POST endpoint returns a constant
+JSON object. Metrics and logging stay on (the servers' stdout, access logs included, goes to a
+log file). Each case is loaded with `wrk -t1 -c16` on 127.0.0.1; cases run interleaved, round
+after round, so noise from other work on the machine hits them alike; the table shows medians,
+and each ratio is the median of ratios measured seconds apart. wrk shares the cores with the
+workers. Cases: the bare endpoint, single-row and batch /predict for each model, and V2 infer
+on diabetes.
 
     python scripts/bench_serve.py                                 # 2 sync workers, 5 rounds x 3 s
     python scripts/bench_serve.py --threads 1 4 --duration 3      # sync vs gthread (2 x 4)
 
-Needs wrk (Debian: apt-get install wrk).
+Needs wrk (Debian: apt-get install wrk; scripts/install_system_deps.sh installs it).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -37,12 +36,19 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for scripts.harness
+from scripts.harness import ROOT, Gunicorn, http, train_cli, wait_until  # noqa: E402
+
 LUA = ROOT / "scripts" / "wrk" / "post.lua"
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:service.web.gunicorn_conf"]
 FEATURES = ("smoking", "obesity", "exercise")
-SINGLE_RATIO_TARGET, BATCH_ROWS_TARGET = 0.80, 600_000
-TICKS = os.sysconf("SC_CLK_TCK")
+SINGLE_RATIO_TARGET, BATCH_ROWS_TARGET = 0.85, 1_200_000
+# (model, how scripts/train.py trains it): a 0/1 model and a numeric one.
+MODELS = {
+    "diabetes": (),
+    "moons": ("--dataset", "moons", "--hidden", "64,64", "--activation", "relu",
+              "--epochs", "200", "--batch-size", "64"),
+}  # fmt: skip
+TARGETED = [("diabetes", "single", "batch"), ("moons", "moons_single", "moons_batch")]
 
 
 @dataclass(frozen=True)
@@ -69,12 +75,6 @@ class Result:
     cpu_us: list[float] = field(default_factory=list)  # worker CPU time per request
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def post(url: str, case: Case, timeout: float = 5) -> tuple[int, bytes]:
     headers = {"Content-Type": case.content_type}
     headers.update(h.split(": ", 1) for h in case.headers)
@@ -86,79 +86,24 @@ def post(url: str, case: Case, timeout: float = 5) -> tuple[int, bytes]:
         return err.code, err.read()
 
 
-def get_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.status
-    except urllib.error.HTTPError as err:
-        return err.code
+def wait_answering(server: Gunicorn, case: Case, timeout: float = 60) -> None:
+    """Wait until `server` answers `case` with 200 and a correct body (503: still loading)."""
+
+    def answered() -> bool:
+        if not server.alive():
+            raise RuntimeError(f"{server.log_path.name}: exited:\n{server.output()[-3000:]}")
+        try:
+            status, raw = post(server.url, case)
+        except OSError:
+            return False
+        if status not in (200, 503) or (status == 200 and not case.check(raw)):
+            raise RuntimeError(f"{case.label} answered {status}: {raw[:300]!r}")
+        return status == 200
+
+    wait_until(answered, timeout, interval=0.1, what=f"{server.url} to answer {case.label}")
 
 
-class Server:
-    """gunicorn with the repo's config on a free 127.0.0.1 port, stopped by its own PID."""
-
-    def __init__(self, name: str, app: str, data: Path, workers: int, threads: int, *extra):
-        self.name, self.port = name, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "PROMETHEUS_"))}
-        env.update(
-            PYTHONPATH=str(ROOT),
-            NNS_DATA_DIR=str(data),
-            NNS_BIND=f"127.0.0.1:{self.port}",
-            NNS_WORKERS=str(workers),
-            NNS_THREADS=str(threads),
-            PROMETHEUS_MULTIPROC_DIR=str(data / f"metrics-{name}"),  # emptied on each start
-        )
-        with open(self.log_path, "wb") as log:
-            self.popen = subprocess.Popen(
-                [*GUNICORN, *extra, app],
-                env=env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, case: Case, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log_path.read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                status, raw = post(self.url, case)
-                if status == 200 and case.check(raw):
-                    return
-                if status != 503:
-                    raise RuntimeError(f"{self.name}: {case.label} answered {status}: {raw[:300]}")
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready after {timeout} s")
-
-    def worker_cpu(self) -> dict[int, float]:
-        """Return CPU seconds used so far by each worker (children of the master)."""
-        cpu = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    stat = (entry / "stat").read_text()
-                    rest = stat[stat.rindex(")") + 2 :].split()
-                    if int(rest[1]) == self.popen.pid:
-                        cpu[int(entry.name)] = (int(rest[11]) + int(rest[12])) / TICKS
-        return cpu
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                # The master started its own session, so this group is its workers and itself.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(5)
-
-
-def wrk(server: Server, case: Case, seconds: int, connections: int, body_dir: Path) -> dict:
+def wrk(server: Gunicorn, case: Case, seconds: int, connections: int, body_dir: Path) -> dict:
     """Run wrk once against `case`; return its JSON summary plus the workers' CPU balance."""
     body = body_dir / f"{case.key}.body"
     if not body.exists():
@@ -194,32 +139,36 @@ def _rows(n: int) -> str:
 
 
 def predict_cases(batch: int, rng: np.random.Generator) -> list[Case]:
-    """Return the bare endpoint, single-row /predict and `batch`-row /predict cases."""
-    row = {"smoking": 0, "obesity": 1, "exercise": 0}
-    rows = rng.integers(0, 2, size=(batch, len(FEATURES))).tolist()
-    instances = [dict(zip(FEATURES, r, strict=True)) for r in rows]
-    single_body = json.dumps(row).encode()
+    """Return the bare endpoint, then single-row and `batch`-row /predict for each model."""
+    diabetes_row = {"smoking": 0, "obesity": 1, "exercise": 0}
+    bits = rng.integers(0, 2, size=(batch, len(FEATURES))).tolist()
+    diabetes_rows = [dict(zip(FEATURES, r, strict=True)) for r in bits]
+    moons_row = {"x1": 0.4321, "x2": -0.1234}
+    points = np.round(rng.uniform([-1.5, -1.0], [2.5, 1.5], size=(batch, 2)), 6).tolist()
+    moons_rows = [{"x1": x1, "x2": x2} for x1, x2 in points]
+
+    def one(model: str):
+        return lambda raw: _answer(raw).get("model") == model and "label" in _answer(raw)
+
+    def many(model: str, n: int):
+        return lambda raw: (
+            _answer(raw).get("model") == model and len(_answer(raw).get("predictions", ())) == n
+        )
+
+    single_body = json.dumps(diabetes_row).encode()
     return [
         Case("bare", "bare POST / (constant JSON)", "bare", "/", single_body, 1),
-        Case(
-            "single",
-            f"POST /predict, {_rows(1)}",
-            "app",
-            "/predict",
-            single_body,
-            1,
-            check=lambda raw: _answer(raw).get("label") == 1,
-        ),
-        Case(
-            "batch",
-            f"POST /predict, {_rows(batch)}",
-            "app",
-            "/predict",
-            json.dumps({"instances": instances}).encode(),
-            batch,
-            check=lambda raw: len(_answer(raw).get("predictions", ())) == batch,
-        ),
-    ]
+        Case("single", f"POST /predict, diabetes, {_rows(1)}", "app", "/predict", single_body, 1,
+             check=lambda raw: _answer(raw).get("label") == 1),
+        Case("batch", f"POST /predict, diabetes, {_rows(batch)}", "app", "/predict",
+             json.dumps({"instances": diabetes_rows}).encode(), batch,
+             check=many("diabetes", batch)),
+        Case("moons_single", f"POST /models/moons/predict, {_rows(1)}", "app",
+             "/models/moons/predict", json.dumps(moons_row).encode(), 1, check=one("moons")),
+        Case("moons_batch", f"POST /models/moons/predict, {_rows(batch)}", "app",
+             "/models/moons/predict", json.dumps({"instances": moons_rows}).encode(), batch,
+             check=many("moons", batch)),
+    ]  # fmt: skip
 
 
 # --- Open Inference Protocol V2 rows ------------------------------------------------------------
@@ -274,19 +223,22 @@ def report(title: str, cases: list[Case], results: dict[str, Result], rounds: in
             f"| {ratio:.2f} | {median(r.cpu_us):,.0f} "
             f"| {median(r.balance):.2f} (worst {min(r.balance):.2f}) |"
         )
-    single = median([a / b for a, b in zip(results["single"].rps, bare, strict=True)])
-    lines += [
-        "",
-        f"- single-row /predict vs bare: **{single:.3f}** (target >= {SINGLE_RATIO_TARGET:.2f}: "
-        f"{'met' if single >= SINGLE_RATIO_TARGET else 'NOT met'})",
-    ]
-    batch = next((c for c in cases if c.key == "batch"), None)
-    if batch is not None:
-        rows = median(results["batch"].rps) * batch.rows
-        lines.append(
-            f"- {batch.rows:,}-row batches: **{rows:,.0f} rows/s** (target >= "
-            f"{BATCH_ROWS_TARGET:,}: {'met' if rows >= BATCH_ROWS_TARGET else 'NOT met'})"
-        )
+    lines.append("")
+    for model, single_key, batch_key in TARGETED:
+        if single_key in results:
+            ratio = median([a / b for a, b in zip(results[single_key].rps, bare, strict=True)])
+            met = "met" if ratio >= SINGLE_RATIO_TARGET else "NOT met"
+            lines.append(
+                f"- {model}: single-row /predict vs bare: **{ratio:.3f}** "
+                f"(target >= {SINGLE_RATIO_TARGET:.2f}: {met})"
+            )
+        case = next((c for c in cases if c.key == batch_key), None)
+        if case is not None:
+            rows = median(results[batch_key].rps) * case.rows
+            lines.append(
+                f"- {model}: {case.rows:,}-row batches: **{rows:,.0f} rows/s** (target >= "
+                f"{BATCH_ROWS_TARGET:,}: {'met' if rows >= BATCH_ROWS_TARGET else 'NOT met'})"
+            )
     lines += [
         f"- {rounds} interleaved rounds; vs bare = median of per-round ratios of req/s; worker "
         "CPU us/req = CPU time of all workers per request (less sensitive to other load than "
@@ -322,38 +274,42 @@ def main() -> int:
         sys.exit("wrk not found: apt-get install wrk")
 
     rng = np.random.default_rng(0)
-    servers: list[Server] = []
+    servers: list[Gunicorn] = []
     with tempfile.TemporaryDirectory(prefix="nns-bench-") as tmp:
         data = Path(tmp)
-        subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "train.py"), "--store", str(data / "models")],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        for model, flags in MODELS.items():
+            train_cli(data / "models", "--model", model, *flags)
         cases = predict_cases(args.batch, rng)
         if args.skip_batch:
-            cases = [c for c in cases if c.key != "batch"]
+            cases = [c for c in cases if not c.key.endswith("batch")]
         try:
             configs = []
             for threads in args.threads:
                 kind = f"gthread, {args.workers} workers x {threads} threads"
                 title = kind if threads > 1 else f"sync, {args.workers} workers"
-                app = Server(f"app-t{threads}", "service.web.app:create_app()", data, args.workers,
-                             threads)  # fmt: skip
-                bare = Server(f"bare-t{threads}", "bare_app:app", data, args.workers, threads,
-                              "--pythonpath", str(ROOT / "scripts"))  # fmt: skip
-                servers += [app, bare]
-                configs.append((title, {"app": app, "bare": bare}))
+                pair = {}
+                for name, app in (("app", None), ("bare", "bare_app:app")):
+                    pair[name] = Gunicorn(
+                        data,
+                        data / f"{name}-t{threads}.log",
+                        args.workers,
+                        app=app,
+                        args=("--pythonpath", str(ROOT / "scripts")) if app else (),
+                        NNS_THREADS=str(threads),
+                        NNS_LOG_LEVEL="INFO",  # access logs on, as in production
+                        PROMETHEUS_MULTIPROC_DIR=str(data / f"metrics-{name}-t{threads}"),
+                    )
+                    servers.append(pair[name])
+                configs.append((title, pair))
             for _, pair in configs:
-                pair["bare"].wait_ready(cases[0])
-                pair["app"].wait_ready(cases[1])
+                wait_answering(pair["bare"], cases[0])
+                wait_answering(pair["app"], cases[1])
             app = configs[0][1]["app"]
-            if args.v2 == "auto" and get_status(app.url + "/v2") == 200:
+            if args.v2 == "auto" and http("GET", app.url + "/v2")[0] == 200:
                 cases += v2_cases("diabetes", args.batch, rng)
             for _, pair in configs:
                 for case in cases:
-                    pair[case.server].wait_ready(case)
+                    wait_answering(pair[case.server], case)
                     wrk(pair[case.server], case, args.warmup, args.connections, data)
 
             results = {title: {c.key: Result() for c in cases} for title, _ in configs}

@@ -17,133 +17,60 @@ Exits 1 unless every request and job succeeded and no worker's RSS grew by --max
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-GUNICORN = [
-    "-m",
-    "gunicorn",
-    "-c",
-    "python:service.web.gunicorn_conf",
-    "service.web.app:create_app()",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for scripts.harness
+from scripts.harness import Gunicorn, Proc, http, rss_kib, start_trainer, train_cli  # noqa: E402
+
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 30):
     """Send one request; return (status, parsed JSON or raw bytes); status 0 if no answer."""
-    data = None if body is None else json.dumps(body).encode()
-    hdrs = {"Content-Type": "application/json"} if data is not None else {}
-    req = urllib.request.Request(url, data=data, method=method, headers={**hdrs, **(headers or {})})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
+        status, _, answer = http(method, url, body, headers, timeout)
     except OSError:
         return 0, b""
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw
-
-
-def rss_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def children(pid: int) -> list[int]:
-    """Return the pids whose parent is pid (gunicorn's workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
+    return status, answer
 
 
 class Stack:
     """gunicorn and the trainer on one temporary data directory."""
 
     def __init__(self, data: Path, workers: int) -> None:
-        self.data, self.port = data, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.data, self.workers_n = data, workers
         self.token = secrets.token_hex(16)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NNS_")}
-        self.env |= {
-            "PYTHONPATH": str(ROOT),
-            "NNS_DATA_DIR": str(data),
-            "NNS_BIND": f"127.0.0.1:{self.port}",
-            "NNS_WORKERS": str(workers),
-            "NNS_ADMIN_TOKEN": self.token,
-            "NNS_LOG_LEVEL": "WARNING",
-            "PROMETHEUS_MULTIPROC_DIR": str(data / "metrics"),
-        }
-        self.procs: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, argv: list[str]) -> None:
-        log = open(self.data / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, *argv], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.procs: dict[str, Proc] = {}
 
     def up(self) -> None:
-        train = [sys.executable, str(ROOT / "scripts" / "train.py"), "--epochs", "500"]
-        store = ["--store", str(self.data / "models")]
-        subprocess.run([*train, *store], check=True, capture_output=True, env=self.env)
-        self.start("gunicorn", GUNICORN)
-        self.start("trainer", ["-m", "service.jobs.trainer"])
-        deadline = time.monotonic() + 60
-        while call("GET", self.url + "/health/ready", timeout=2)[0] != 200:
-            if time.monotonic() > deadline or self.procs["gunicorn"].poll() is not None:
-                raise SystemExit(f"gunicorn did not get ready; see {self.data}/gunicorn.log")
-            time.sleep(0.1)
+        train_cli(self.data / "models", "--epochs", "500")
+        env = {"NNS_ADMIN_TOKEN": self.token}
+        api = Gunicorn(self.data, self.data / "gunicorn.log", self.workers_n, **env)
+        self.procs["gunicorn"] = api
+        self.procs["trainer"] = start_trainer(self.data, self.data / "trainer.log", **env)
+        self.url = api.url
+        try:
+            api.wait_ready(60)
+        except (TimeoutError, RuntimeError) as exc:
+            msg = f"gunicorn did not get ready ({exc}); see {self.data}/gunicorn.log"
+            raise SystemExit(msg) from None
 
     def workers(self) -> list[int]:
-        return children(self.procs["gunicorn"].pid)
+        return self.procs["gunicorn"].worker_pids()
 
     def down(self) -> None:
         for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.stop(40)
 
 
 class Mix:

@@ -10,12 +10,12 @@ import pytest
 from huey.registry import Message
 
 from model_store import ModelStore
+from scripts.harness import wait_until
 from service.data import datasets
 from service.jobs.queue import JobFinished, JobQueue, JobSpec, JsonSerializer
 from service.jobs.trainer import run_job
 from service.settings import Settings
 from service.training.pipeline import Hyperparameters
-from tests.procs import wait_until
 
 
 @pytest.fixture

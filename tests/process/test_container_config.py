@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from model_store import ModelStore
+from scripts.harness import ROOT, Proc, free_port, http, wait_until
 from service.settings import Settings
-from tests.procs import ROOT, Proc, free_port, http, wait_until
 
 # Where the image's paths live on this machine: the image's venv is the one running the tests.
 IMAGE_ROOTS = {"/opt/venv": Path(sys.prefix), "/data": "data", "/tmp": "tmp"}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import (
+from scripts.harness import (
     Gunicorn,
     Proc,
     RedisServer,

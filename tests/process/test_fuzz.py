@@ -20,8 +20,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
+from scripts.harness import Gunicorn, http, start_trainer, train_cli, wait_until
 from service.web.schemas import TrainRequest
-from tests.procs import Gunicorn, http, start_trainer, train_cli, wait_until
 
 pytestmark = pytest.mark.process
 

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import redis
 
+from scripts.harness import RedisServer, http
 from tests.process.test_training_jobs import (
     AUTH,
     ROWS,
@@ -18,7 +19,6 @@ from tests.process.test_training_jobs import (
     running,
     submit,
 )
-from tests.procs import RedisServer, http
 
 pytestmark = pytest.mark.process
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
+from scripts.harness import Gunicorn, Proc, http, start_trainer, wait_until
 from service.data import datasets
 from service.jobs.queue import JobQueue, JobSpec
 from service.settings import Settings
 from service.training.pipeline import Hyperparameters, train_model
 from tests.conftest import train
-from tests.procs import Gunicorn, Proc, http, start_trainer, wait_until
 
 pytestmark = pytest.mark.process
 

@@ -9,7 +9,7 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from tests.procs import Gunicorn, http, train_cli
+from scripts.harness import Gunicorn, http, train_cli
 
 pytestmark = pytest.mark.process
 

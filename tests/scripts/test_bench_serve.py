@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.procs import ROOT
+from scripts.harness import ROOT
 
 SCRIPT = ROOT / "scripts" / "bench_serve.py"
 
@@ -27,7 +27,8 @@ def test_every_bench_request_is_answered_and_checked(client, bench):
     rng = np.random.default_rng(0)
     cases = bench.predict_cases(50, rng) + bench.v2_cases("diabetes", 50, rng)
     assert [c.key for c in cases] == [
-        "bare", "single", "batch", "v2json1", "v2bin1", "v2json50", "v2bin50",
+        "bare", "single", "batch", "moons_single", "moons_batch",
+        "v2json1", "v2bin1", "v2json50", "v2bin50",
     ]  # fmt: skip
     for case in cases[1:]:  # the bare case goes to scripts/bare_app.py
         headers = dict(h.split(": ", 1) for h in case.headers)
@@ -35,7 +36,8 @@ def test_every_bench_request_is_answered_and_checked(client, bench):
         resp = client.post(case.path, data=case.body, headers=headers)
         assert resp.status_code == 200, (case.label, resp.get_data()[:200])
         assert case.check(resp.get_data()), case.label
-    assert not cases[2].check(b'{"predictions": []}')  # a check that can fail
+    assert not cases[2].check(b'{"predictions": []}')  # checks that can fail
+    assert not cases[4].check(client.post("/predict", data=cases[4].body).get_data())
 
 
 def test_bare_app_answers_a_constant_object():
@@ -57,6 +59,12 @@ def test_a_tiny_run_prints_the_table():
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     table = out.stdout
-    assert "| bare POST / (constant JSON) |" in table and "| POST /predict, 1 row |" in table
-    assert "| POST /predict, 100 rows |" in table and "single-row /predict vs bare:" in table
-    assert "100-row batches:" in table and "Metrics and logging on" in table
+    assert "| bare POST / (constant JSON) |" in table
+    assert "| POST /predict, diabetes, 1 row |" in table
+    assert "| POST /predict, diabetes, 100 rows |" in table
+    assert "| POST /models/moons/predict, 1 row |" in table
+    assert "| POST /models/moons/predict, 100 rows |" in table
+    for model in ("diabetes", "moons"):
+        assert f"- {model}: single-row /predict vs bare:" in table
+        assert f"- {model}: 100-row batches:" in table
+    assert "Metrics and logging on" in table

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
-from tests.procs import ROOT
+from scripts.harness import ROOT
 
 TRAIN = [sys.executable, str(ROOT / "scripts" / "train.py")]
 

@@ -18,11 +18,11 @@ import pytest
 from flask import Flask
 from werkzeug.debug import DebuggedApplication
 
+from scripts.harness import Gunicorn, http, train_cli
 from service.jobs.queue import JsonSerializer, make_huey
 from service.settings import Settings, get_settings
 from service.web.app import create_app
 from tests.conftest import TOKEN
-from tests.procs import Gunicorn, http, train_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "service", ROOT / "model_store", ROOT / "scripts"]

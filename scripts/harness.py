@@ -1,0 +1,260 @@
+"""Real processes on 127.0.0.1 for tests, benchmarks and the soak: gunicorn, trainer, redis.
+
+One copy of "start it on a free port, find its workers, stop it", imported by the tests
+(`from scripts.harness import ...`), scripts/bench_serve.py and scripts/soak.py. Every process
+gets its own session and a log file; `stop()` sends SIGTERM, then kills the whole session.
+gunicorn runs with `service.web.serve.gunicorn_argv()`, the command production runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+TICKS = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
+
+if str(ROOT) not in sys.path:  # scripts run as files still import the service from the repo
+    sys.path.insert(0, str(ROOT))
+
+from service.web.serve import gunicorn_argv  # noqa: E402
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float, interval: float = 0.05, what: str = "condition"
+) -> T:
+    """Poll `predicate` until it returns something truthy and return that; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 10):
+    """Send one request; return (status, headers, parsed JSON or raw bytes).
+
+    A body that is not bytes is sent as JSON. Connection errors raise OSError.
+    """
+    data = body if isinstance(body, bytes | None) else json.dumps(body).encode()
+    hdrs = {"Content-Type": "application/json"} if data is not None else {}
+    hdrs.update(headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, rh, raw = resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        status, rh, raw = err.code, dict(err.headers), err.read()
+    try:
+        return status, rh, json.loads(raw)
+    except ValueError:
+        return status, rh, raw
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    """Return an environment for the service with its data under `data_dir`, quiet logs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "PROMETHEUS_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        NNS_DATA_DIR=str(data_dir),
+        NNS_LOG_LEVEL="WARNING",
+        PROMETHEUS_MULTIPROC_DIR=str(data_dir / "metrics"),
+    )
+    env.update(extra)
+    return env
+
+
+# --- /proc ------------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str]:
+    """Return the fields of /proc/<pid>/stat after the command name (state is field 0)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def children(pid: int) -> list[int]:
+    """Return the pids whose parent is `pid`, sorted (a gunicorn master's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(_stat(int(entry.name))[1]) == pid:
+                    found.append(int(entry.name))
+    return sorted(found)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU seconds a process has used (0.0 once it is gone)."""
+    try:
+        fields = _stat(pid)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_kib(pid: int) -> int | None:
+    """Return a process's resident set size (VmRSS) in KiB, None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+class Proc:
+    """A child in its own session with its output in a log file, stopped by its own PID."""
+
+    def __init__(self, argv: list[str], env: Mapping[str, str], log: Path, cwd: Path = ROOT):
+        self.argv, self.log_path = argv, log
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            argv,
+            env=dict(env),
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid = self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to this process only."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM, wait up to `timeout` s, then SIGKILL the whole session; return the exit code."""
+        if self.alive():
+            self.kill(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout)
+        # The session: a master that did not stop in time, or workers it left behind.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.popen.wait(5)
+        self._log.close()
+        return self.popen.returncode
+
+
+class Gunicorn(Proc):
+    """gunicorn on a free port, started with the production command line (`gunicorn_argv`).
+
+    `app` replaces the service's app (e.g. "bare_app:app", with `args=("--pythonpath", dir)`).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        log: Path | None = None,
+        workers: int = 2,
+        *,
+        app: str | None = None,
+        args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = gunicorn_argv(*args)
+        if app is not None:
+            argv[-1] = app
+        bind = {"NNS_BIND": f"127.0.0.1:{self.port}", "NNS_WORKERS": str(workers)}
+        environ = env_for(data_dir, **{**bind, **env})
+        super().__init__(argv, environ, log or data_dir / "gunicorn.log")
+
+    def wait_ready(self, timeout: float = 30, status: int = 200, path: str = "/health/ready"):
+        """Wait until GET `path` answers `status`; fail at once if gunicorn exits."""
+
+        def ready() -> bool:
+            if not self.alive():
+                raise RuntimeError(f"gunicorn exited:\n{self.output()[-3000:]}")
+            try:
+                return http("GET", self.url + path, timeout=2)[0] == status
+            except OSError:
+                return False
+
+        wait_until(ready, timeout, what=f"{self.url}{path} == {status}")
+
+    def worker_pids(self) -> list[int]:
+        return children(self.pid)
+
+    def worker_cpu(self) -> dict[int, float]:
+        """Return CPU seconds used so far by each worker."""
+        return {pid: cpu_seconds(pid) for pid in self.worker_pids()}
+
+
+def start_trainer(data_dir: Path, log: Path | None = None, **env: str) -> Proc:
+    """Start the trainer (`python -m service.jobs.trainer`) with the service's settings."""
+    argv = [sys.executable, "-m", "service.jobs.trainer"]
+    return Proc(argv, env_for(data_dir, **env), log or data_dir / "trainer.log")
+
+
+class RedisServer(Proc):
+    """redis-server on 127.0.0.1, in memory only; pass the port of a stopped one to restart it."""
+
+    def __init__(self, log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no"]
+        super().__init__(argv, dict(os.environ), log)
+        wait_until(self.ping, 10, what=f"redis-server on port {self.port}")
+
+    def ping(self) -> bool:
+        if not self.alive():
+            raise RuntimeError(f"redis-server exited:\n{self.output()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def train_cli(store: Path, *args: str, env: Mapping[str, str] | None = None) -> dict:
+    """Run scripts/train.py --json into `store`; return its JSON line."""
+    argv = [sys.executable, str(ROOT / "scripts" / "train.py"), "--store", str(store), "--json"]
+    out = subprocess.run(
+        [*argv, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=None if env is None else dict(env),
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"train.py {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
