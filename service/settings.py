@@ -45,12 +45,20 @@ class Settings(BaseSettings):
         600.0, gt=0, description="Wall-clock budget of one training job, in seconds."
     )
     job_heartbeat: float = Field(
-        2.0, gt=0, le=60, description="Seconds between the heartbeats of a running job."
+        1.0, gt=0, le=60, description="Seconds between the heartbeats of a running job."
     )
     job_stale_after: float = Field(
-        30.0,
+        5.0,
         gt=0,
-        description="A running job without a heartbeat for this long is reported failed.",
+        description="A trainer's reaper settles a running job whose heartbeat it has seen "
+        "unchanged this long (its trainer was killed or lost).",
+    )
+    job_max_requeues: int = Field(
+        2, ge=0, description="Times a job whose trainer was lost is re-queued before it fails."
+    )
+    trainer_alive_file: Path = Field(
+        Path("/tmp/nns-trainer.alive"),
+        description="File the trainer touches while alive; `nns-trainer --check` reads it.",
     )
     log_level: str = Field("INFO", description="Python logging level for the JSON logs.")
     bind: str = Field("127.0.0.1:8000", description="Address gunicorn listens on.")

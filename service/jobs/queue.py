@@ -1,12 +1,13 @@
-"""Training jobs: the Huey queue they travel on, and their state, kept in that queue's own store.
+"""Training jobs: the Huey queue that wakes a trainer, and their records beside it.
 
 SQLite in the data directory by default; Redis when NNS_REDIS_URL is set. Every API worker and
-every trainer reads and writes the same records, so all of them give the same answer.
+every trainer reads the same records, so all of them give the same answer. A record changes
+only through a transition of service.jobs.state, written compare-and-set (service.jobs.records);
+a queue message only says "look at job <id>", so a lost or duplicate message does no harm.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import re
@@ -15,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import orjson
@@ -27,6 +28,8 @@ from huey.serializer import Serializer
 from ..data.datasets import Dataset
 from ..settings import Settings
 from ..training.pipeline import Hyperparameters
+from .records import records_for
+from .state import TERMINAL, Conflict, JobProgress, StoredJob, apply, now
 
 try:
     from redis import ConnectionPool
@@ -42,13 +45,8 @@ log = logging.getLogger("service.jobs.queue")
 
 QUEUE = "nns"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-OUTCOMES = ("queued", "succeeded", "failed", "cancelled")
-POLL_MAX = 0.5  # longest a SQLite trainer sleeps between looks at an empty queue, in seconds
 BACKEND_ERRORS = (RedisError, sqlite3.Error, OSError)
-
-
-Runner = Callable[["JobQueue", str], None]  # the trainer's job body: (queue, job_id)
+CAS_TRIES = 100  # a write that loses this many races in a row is a bug, not contention
 
 
 class QueueUnavailable(Exception):
@@ -56,7 +54,7 @@ class QueueUnavailable(Exception):
 
 
 class JobFinished(Exception):
-    """The job already reached a final state and cannot be cancelled."""
+    """The job already ended, or is publishing its result: it cannot be cancelled."""
 
 
 class JsonSerializer(Serializer):
@@ -82,15 +80,6 @@ class JobSpec:
     promote: bool
     source: str
     timeout: float
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def age(stamp: str) -> float:
-    """Return the seconds since an ISO timestamp written by `now()`."""
-    return (datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -131,25 +120,19 @@ def _unpack(blob: bytes) -> tuple[JobSpec, Dataset]:
 
 
 class JobQueue:
-    """Submit, read and cancel jobs; the trainer claims, updates and finishes them."""
+    """Submit, read and cancel jobs (the API); claim, beat, publish and end them (the trainer)."""
 
-    def __init__(self, huey: Huey, settings: Settings, runner: Runner | None = None) -> None:
-        self.huey, self.settings, self.runner = huey, settings, runner
-        self.storage = huey.storage
+    def __init__(self, huey: Huey, settings: Settings) -> None:
+        self.huey, self.settings = huey, settings
+        self.task = huey.task(name="nns.train")(_not_here)
+        self.records = self._io(records_for, huey)
         self.stopping = threading.Event()  # set when the trainer shuts down
-        self.task = huey.task(name="nns.train")(self._execute)
 
     @classmethod
-    def from_settings(cls, settings: Settings, runner: Runner | None = None) -> JobQueue:
-        """Open the queue; only the trainer passes a `runner`, API workers just enqueue."""
-        return cls(make_huey(settings), settings, runner)
+    def from_settings(cls, settings: Settings) -> JobQueue:
+        return cls(make_huey(settings), settings)
 
-    def _execute(self, job_id: str) -> None:
-        if self.runner is None:
-            raise RuntimeError("this process only enqueues jobs; the trainer runs them")
-        self.runner(self, job_id)
-
-    def _io(self, fn, *args):
+    def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call the backend; turn its connection errors into QueueUnavailable."""
         try:
             return fn(*args)
@@ -157,115 +140,151 @@ class JobQueue:
             where = "Redis" if self.settings.redis_url else f"SQLite {self.settings.queue_path}"
             raise QueueUnavailable(f"cannot reach the job queue ({where}: {exc})") from None
 
-    def _read(self, job_id: str) -> tuple[dict | None, bool]:
-        """Return (record or None, whether a cancel was requested) in one round trip."""
-        found = self._io(self.storage.peek_many, [f"job:{job_id}", f"job:{job_id}:cancel"])
-        raw = found.get(f"job:{job_id}")
-        return (orjson.loads(raw) if raw else None), f"job:{job_id}:cancel" in found
+    def _read(self, job_id: str) -> StoredJob | None:
+        return self._io(self.records.read, job_id)
 
-    def save(self, record: dict) -> None:
-        stored = {k: v for k, v in record.items() if k != "cancel_requested"}  # derived on read
-        self._io(self.storage.put_data, f"job:{record['job_id']}", orjson.dumps(stored))
+    def _message(self, job_id: str) -> bytes:
+        return self.huey.serialize_task(self.task.s(job_id))
 
-    def _count_once(self, job_id: str, outcome: str) -> None:
-        # Several processes may notice the same end (a stale job); only the first one counts it.
-        if self._io(self.storage.put_if_empty, f"job:{job_id}:outcome", outcome.encode()):
-            self._io(self.storage.incr, f"count:{outcome}")
+    def _write(self, new: StoredJob, expected: int) -> bool:
+        """Compare-and-set `new`; a job that becomes queued gets its message in the same step."""
+        message = self._message(new.job_id) if new.status == "queued" else None
+        return self._io(self.records.write, new, expected, message)
+
+    def _change(self, job_id: str, name: str, holder: str | None = None, /, **changes) -> StoredJob:
+        """Apply transition `name` to the job as stored now; retry when another write won.
+
+        `changes` values may be functions of the current job. Raises Conflict (or KeyError for
+        an unknown job) when the transition does not apply.
+        """
+        for _ in range(CAS_TRIES):
+            job = self._read(job_id)
+            if job is None:
+                raise KeyError(job_id)
+            values = {k: v(job) if callable(v) else v for k, v in changes.items()}
+            new = apply(job, name, holder, **values)
+            if self._write(new, job.rev):
+                return new
+        raise RuntimeError(f"job {job_id}: {name} lost {CAS_TRIES} races in a row")
 
     # -- API side ---------------------------------------------------------------------------
 
     def submit(self, spec: JobSpec, data: Dataset) -> dict:
-        """Store the job's input and record, then queue it; nothing stays queued on failure."""
+        """Store the record, its input and its message in one step: all of them or nothing."""
         job_id = uuid.uuid4().hex
-        progress = {"epoch": 0, "epochs": spec.params.epochs, "loss": None}
-        record = {"job_id": job_id, "status": "queued", "model": spec.model}
-        record |= {"promote": spec.promote, "progress": progress, "result": None, "error": None}
-        record |= {"created_at": now(), "started_at": None, "finished_at": None}
-        record |= {"heartbeat_at": None}
-        self._io(self.storage.put_data, f"job:{job_id}:input", _pack(spec, data))
-        try:
-            self.save(record)
-            self._io(self.task, job_id)
-        except QueueUnavailable:
-            # Best-effort cleanup while the backend is down; a leftover record has no task.
-            for key in (f"job:{job_id}", f"job:{job_id}:input"):
-                with contextlib.suppress(*BACKEND_ERRORS):
-                    self.storage.delete_data(key)
-            raise
-        self._io(self.storage.incr, "count:queued")
-        return record
+        progress = JobProgress(epoch=0, epochs=spec.params.epochs, loss=None)
+        job = StoredJob(
+            job_id=job_id,
+            status="queued",
+            model=spec.model,
+            promote=spec.promote,
+            progress=progress,
+            created_at=now(),
+        )
+        self._io(self.records.create, job, _pack(spec, data), self._message(job_id))
+        return job.public()
 
     def get(self, job_id: str) -> dict | None:
-        """Return the job's record, reporting a running job whose trainer went silent as failed."""
-        record, cancel = self._read(job_id)
-        if record is None:
-            return None
-        beat = record.get("heartbeat_at") or record.get("started_at")
-        if record["status"] == "running" and beat and age(beat) > self.settings.job_stale_after:
-            reason = (
-                f"the trainer stopped sending heartbeats {age(beat):.0f} s ago (it was killed "
-                "or lost); the job did not finish: submit it again"
-            )
-            record = self.finish(record, "failed", error=reason)
-        record["cancel_requested"] = cancel and record["status"] not in TERMINAL
-        return record
+        """Return the job's record as stored; reading never changes it."""
+        job = self._read(job_id)
+        return None if job is None else job.public()
 
     def cancel(self, job_id: str) -> dict | None:
-        """Cancel a queued job now, or ask the trainer to stop a running one."""
-        record = self.get(job_id)
-        if record is None:
-            return None
-        if record["status"] in TERMINAL:
-            raise JobFinished(f"job already {record['status']}")
-        self._io(self.storage.put_data, f"job:{job_id}:cancel", b"1")
-        if record["status"] == "queued":
-            return self.finish(record, "cancelled", error="cancelled before it started")
-        return {**record, "cancel_requested": True}
+        """Cancel a queued job now, or ask the trainer to stop a running one before it publishes."""
+        for _ in range(CAS_TRIES):
+            job = self._read(job_id)
+            if job is None:
+                return None
+            if job.status in TERMINAL:
+                raise JobFinished(f"job already {job.status}")
+            if job.status == "running" and job.cancel_requested:
+                return job.public()
+            try:
+                if job.status == "queued":
+                    new = apply(job, "cancel", error="cancelled before it started")
+                else:
+                    new = apply(job, "request_cancel", cancel_requested=True)
+            except Conflict as exc:  # publishing: too late
+                raise JobFinished(str(exc)) from None
+            if self._write(new, job.rev):
+                return new.public()
+        raise RuntimeError(f"job {job_id}: cancel lost {CAS_TRIES} races in a row")
 
     def pending(self) -> int:
-        """Return how many jobs wait in the queue."""
+        """Return how many messages wait in the queue."""
         return self._io(self.huey.pending_count)
 
     def counts(self) -> dict[str, int]:
-        """Return the number of jobs queued so far and ended by each outcome."""
-        return {o: self._io(self.storage.incr, f"count:{o}", 0) for o in OUTCOMES}
+        """Return the number of jobs submitted so far and ended by each outcome."""
+        return self._io(self.records.counts)
 
-    # -- trainer side -----------------------------------------------------------------------
+    # -- trainer side: `holder` names the trainer run that claimed the job -------------------
 
-    def claim(self, job_id: str) -> tuple[dict, JobSpec, Dataset] | None:
-        """Mark a queued job running and return it with its input; None when it must not run."""
-        record, cancel = self._read(job_id)
-        if record is None or record["status"] != "queued":
-            log.warning("skipping job", extra={"job_id": job_id, "record": record})
-            return None
-        if cancel:
-            self.finish(record, "cancelled", error="cancelled before it started")
-            return None
-        blob = self._io(self.storage.peek_data, f"job:{job_id}:input")
+    def claim(self, job_id: str, holder: str) -> tuple[StoredJob, JobSpec, Dataset] | None:
+        """Mark a queued job running for `holder`; return it with its input, None if it must
+        not run (not queued any more, unknown, or its input unreadable: then it fails)."""
         try:
-            spec, data = _unpack(blob)
-        except Exception:  # EmptyData or bytes not ours: fail the job rather than leave it queued
-            self.finish(record, "failed", error="the job's input data is missing or unreadable")
+            job = self._change(
+                job_id,
+                "claim",
+                claim=holder,
+                attempts=lambda j: j.attempts + 1,
+                started_at=now(),
+                heartbeat_at=now(),
+                progress=lambda j: {"epoch": 0, "epochs": j.progress.epochs, "loss": None},
+                error=None,
+            )
+        except (KeyError, Conflict) as exc:
+            log.info("skipping a message", extra={"job_id": job_id, "reason": str(exc)})
             return None
-        record |= {"status": "running", "started_at": now(), "heartbeat_at": now()}
-        self.save(record)
-        return record, spec, data
+        try:
+            spec, data = _unpack(self._io(self.records.input, job_id))
+        except QueueUnavailable:
+            raise
+        except Exception:  # missing or not ours: fail the job rather than leave it running
+            error = "the job's input data is missing or unreadable"
+            self._change(job_id, "fail", holder, error=error)
+            return None
+        return job, spec, data
 
-    def cancel_requested(self, job_id: str) -> bool:
-        return self._read(job_id)[1]
+    def beat(self, job_id: str, holder: str, progress: dict | None) -> StoredJob:
+        """Record a heartbeat (and progress); return the job, which says if a cancel was asked."""
+        changes = {"heartbeat_at": now()} | ({"progress": progress} if progress else {})
+        return self._change(job_id, "beat", holder, **changes)
 
-    def finish(self, record: dict, status: str, *, result=None, error=None) -> dict:
-        """Write a final state, count it once, and drop the job's input."""
-        record = {**record, "status": status, "result": result, "error": error}
-        record["finished_at"] = now()
-        self.save(record)
-        self._count_once(record["job_id"], status)
-        for key in ("input", "cancel"):
-            self._io(self.storage.delete_data, f"job:{record['job_id']}:{key}")
-        return record
+    def begin_publish(self, job_id: str, holder: str) -> StoredJob:
+        """Pass the point of no return: from here a cancel is refused. Conflict if too late."""
+        return self._change(job_id, "publish", holder, publishing=True)
 
-    def requeue(self, record: dict) -> None:
-        """Put an interrupted job back in the queue, input kept, to run from the start."""
-        progress = {**record["progress"], "epoch": 0, "loss": None}
-        self.save({**record, "status": "queued", "progress": progress, "started_at": None})
-        self._io(self.task, record["job_id"])
+    def end(self, job_id: str, holder: str, name: str, /, **changes) -> StoredJob:
+        """Apply the holder's last transition: succeed, fail, stop or hand_back."""
+        return self._change(job_id, name, holder, **changes)
+
+    # -- reaper side: transitions from a snapshot, applied only if nothing wrote since -------
+
+    def open_jobs(self) -> list[StoredJob]:
+        return self._io(self.records.open_jobs)
+
+    def settle(self, job: StoredJob, name: str, /, **changes) -> StoredJob | None:
+        """Apply a reaper transition to `job` as it was read; None if it changed since."""
+        new = apply(job, name, **changes)
+        return new if self._write(new, job.rev) else None
+
+    def wake(self, job_id: str) -> None:
+        """Put another message for the job in the queue (a duplicate is skipped by the claim)."""
+        self._io(self.task, job_id)
+
+    def messages(self) -> set[str]:
+        """Return the ids of the jobs with a message waiting in the queue."""
+        raw = self._io(self.huey.storage.enqueued_items)
+        ids = set()
+        for data in raw:
+            try:
+                ids.add(str(self.huey.serializer.deserialize(data).args[0]))
+            except (ValueError, TypeError, IndexError):  # not ours: skipped by the trainer too
+                continue
+        return ids
+
+
+def _not_here(job_id: str) -> None:
+    raise RuntimeError("training jobs are run by the trainer's loop, not by Huey")

@@ -1,35 +1,46 @@
-"""The trainer: `nns-trainer` or `python -m service.jobs.trainer` runs the queued training jobs.
+"""The trainer: `nns-trainer` (or `python -m service.jobs.trainer`) runs the queued training jobs.
 
-It reads the same NNS_* settings as the API, consumes the Huey queue with one worker thread and
-trains with the same function as `nns-train`. SIGTERM or SIGINT stops it; a job it was running
-goes back to the queue.
+It reads the same NNS_* settings as the API, takes one message at a time from the Huey queue,
+claims the job it names and trains it with the same function as `nns-train`, sending a
+heartbeat every NNS_JOB_HEARTBEAT seconds. A reaper thread settles the jobs of trainers that
+went silent (service.jobs.reaper). SIGTERM or SIGINT stops it; a job it was running goes back
+to the queue. `nns-trainer --check` is the container healthcheck (service.jobs.liveness).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
+import signal
+import socket
 import sys
 import threading
 import time
+import uuid
 
-from huey.consumer import Consumer
+from huey.exceptions import HueyException
 
 from model_store import ModelStore, StoreError
 
-from ..settings import get_settings
+from ..settings import Settings, get_settings
 from ..training.pipeline import train_model
 from ..training.plots import loss_curve_png
 from ..web import logs
-from .queue import POLL_MAX, JobQueue, QueueUnavailable, now
+from .liveness import AliveFile, Outage, check
+from .queue import JOB_ID, JobQueue, QueueUnavailable
+from .reaper import Reaper
+from .state import Conflict, StoredJob
 
 log = logging.getLogger("service.jobs.trainer")
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes and cancel checks (epochs can be µs)
-FINAL_WRITE_RETRY = 0.5  # seconds between attempts to record a job's end while the queue is down
+IDLE_WAIT = 0.5  # longest wait between looks at an empty SQLite queue, in seconds
+STOP_PATIENCE = 20.0  # seconds a stopping trainer keeps trying to record a job's end
 
 
 class Stop(Exception):
-    """Raised from the progress callback to end training early, with the job's final status."""
+    """Raised inside training to end it early; `status` is how the job ends ("lost": not ours)."""
 
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
@@ -37,60 +48,99 @@ class Stop(Exception):
 
 
 class Run:
-    """One job in training: its record, progress, heartbeat and the reasons to stop it."""
+    """One claimed job in training: progress, heartbeat, and the reasons to stop it."""
 
-    def __init__(self, queue: JobQueue, record: dict, budget: float) -> None:
-        self.queue, self.record, self.budget = queue, record, budget
+    def __init__(self, trainer: Trainer, job: StoredJob, holder: str, budget: float) -> None:
+        self.trainer, self.queue = trainer, trainer.queue
+        self.job_id, self.holder, self.budget = job.job_id, holder, budget
+        self.epochs = job.progress.epochs
         self.deadline = time.monotonic() + budget
         self.next_sync = 0.0
-        self.lock = threading.Lock()  # the record is shared with the heartbeat thread
+        self.latest: dict | None = None  # progress not written yet
+        self.cancel = False
+        self.lost: str | None = None  # why the job is not ours any more
+        self.lock = threading.Lock()  # one write at a time: the heartbeat thread shares the run
         self.done = threading.Event()
 
-    def _write(self) -> None:
-        self.record["heartbeat_at"] = now()
+    def _beat(self) -> None:
+        """Write heartbeat and progress; learn of a cancel request or of losing the job."""
+        self.trainer.alive.touch()
         try:
-            self.queue.save(self.record)
+            job = self.queue.beat(self.job_id, self.holder, self.latest)
+        except Conflict as exc:
+            self.lost = str(exc)
         except QueueUnavailable as exc:
-            log.warning("cannot save job progress", extra={"error": str(exc)})
+            self.trainer.outage.failed(exc)  # keep training; the beat goes out when it is back
+        else:
+            self.trainer.outage.ok()
+            self.latest, self.cancel = None, job.cancel_requested
 
     def progress(self, epoch: int, epochs: int, loss: float) -> None:
-        """Record the epoch; raise Stop past the budget, on cancel or on shutdown."""
-        with self.lock:
-            self.record["progress"] = {"epoch": epoch, "epochs": epochs, "loss": float(loss)}
-        t = time.monotonic()
+        """Note the epoch; raise Stop past the budget, on cancel, on shutdown, or if lost."""
         where = f"at epoch {epoch} of {epochs}; nothing was published"
+        t = time.monotonic()
         if t > self.deadline:
             raise Stop("failed", f"the job ran past its budget of {self.budget:g} s {where}")
-        if self.queue.stopping.is_set():
+        if self.trainer.stopping.is_set():
             raise Stop("queued", "the trainer shut down")
-        if t >= self.next_sync:
-            self.next_sync = t + PROGRESS_EVERY
-            if self._cancelled():
+        with self.lock:
+            self.latest = {"epoch": epoch, "epochs": epochs, "loss": float(loss)}
+            if t >= self.next_sync:
+                self.next_sync = t + PROGRESS_EVERY
+                self._beat()
+            if self.lost:
+                raise Stop("lost", self.lost)
+            if self.cancel:
                 raise Stop("cancelled", f"cancelled {where}")
-            with self.lock:
-                self._write()
-
-    def _cancelled(self) -> bool:
-        try:
-            return self.queue.cancel_requested(self.record["job_id"])
-        except QueueUnavailable:
-            return False  # keep training; the cancel is seen once the queue is back
 
     def heartbeat(self) -> None:
-        """Write the record every heartbeat interval, even while one epoch takes long."""
+        """Beat every NNS_JOB_HEARTBEAT seconds, even while one epoch takes long."""
         while not self.done.wait(self.queue.settings.job_heartbeat):
             with self.lock:
-                if not self.done.is_set():
-                    self._write()
+                if not self.done.is_set() and not self.lost:
+                    self._beat()
+
+    def begin_publish(self) -> None:
+        """Pass the point of no return, or raise Stop: cancelled, lost, or shutting down."""
+        while True:
+            with self.lock:
+                try:
+                    self.queue.begin_publish(self.job_id, self.holder)
+                except Conflict as exc:
+                    if exc.job.claim == self.holder and exc.job.cancel_requested:
+                        reason = "cancelled after training; nothing was published"
+                        raise Stop("cancelled", reason) from None
+                    self.lost = str(exc)
+                    raise Stop("lost", self.lost) from None
+                except QueueUnavailable as exc:
+                    wait = self.trainer.outage.failed(exc)
+                else:
+                    self.trainer.outage.ok()
+                    return
+            if self.trainer.stopping.wait(wait):
+                raise Stop("queued", "the trainer shut down before publishing")
 
 
-def _train(queue: JobQueue, run: Run, spec, data) -> tuple[str, dict | None, str | None]:
+class GatedStore(ModelStore):
+    """The model store, publishing only once the run passed the point of no return."""
+
+    def __init__(self, root, run: Run) -> None:
+        super().__init__(root)
+        self.run = run
+
+    def publish(self, *args, **kwargs) -> int:
+        self.run.begin_publish()
+        return super().publish(*args, **kwargs)
+
+
+def _train(run: Run, spec, data) -> tuple[str, dict | None, str | None]:
     """Train and publish; return (status, result, error)."""
+    settings = run.queue.settings
     try:
         out = train_model(
             data,
             spec.params,
-            ModelStore(queue.settings.store_root),
+            GatedStore(settings.store_root, run),
             spec.model,
             promote=spec.promote,
             progress=run.progress,
@@ -101,87 +151,194 @@ def _train(queue: JobQueue, run: Run, spec, data) -> tuple[str, dict | None, str
     except (ValueError, StoreError) as exc:  # DatasetError is a ValueError
         return "failed", None, str(exc)
     except OSError as exc:  # the store's disk refused: read-only, full, permissions
-        where = queue.settings.store_root
+        where = settings.store_root
         return "failed", None, f"cannot write to the model store {where}: {exc.strerror or exc}"
     except Exception as exc:
-        log.exception("training failed", extra={"job_id": run.record["job_id"]})
+        log.exception("training failed", extra={"job_id": run.job_id})
         return "failed", None, f"training failed unexpectedly: {type(exc).__name__}: {exc}"
     result = {"model": out.model, "version": out.version, "metrics": out.metrics}
     return "succeeded", {**result, "promoted": out.promoted}, None
 
 
-def run_job(queue: JobQueue, job_id: str) -> None:
-    """Run one queued job to its end and record the outcome (the Huey task body)."""
-    claimed = queue.claim(job_id)
-    if claimed is None:
-        return
-    record, spec, data = claimed
-    run = Run(queue, record, min(spec.timeout, queue.settings.job_timeout))
-    beat = threading.Thread(target=run.heartbeat, name="heartbeat", daemon=True)
-    beat.start()
-    started = time.perf_counter()
-    try:
-        status, result, error = _train(queue, run, spec, data)
-    finally:
-        with run.lock:
-            run.done.set()
-        beat.join()
-    while True:
-        try:
-            if status == "queued":
-                queue.requeue(run.record)
-            else:
-                queue.finish(run.record, status, result=result, error=error)
-            break
-        except QueueUnavailable as exc:
-            # The outcome is a fact (a version may be published): keep trying to record it.
-            log.warning("cannot record job end; retrying", extra={"error": str(exc)})
-            time.sleep(FINAL_WRITE_RETRY)
-    extra = {"job_id": job_id, "model": spec.model, "status": status, "error": error}
-    log.info("job ended", extra={**extra, "seconds": round(time.perf_counter() - started, 3)})
+END = {"succeeded": "succeed", "failed": "fail", "cancelled": "stop", "queued": "hand_back"}
 
 
-class Trainer(Consumer):
-    """The Huey consumer; on shutdown it stops the running job and puts it back in the queue."""
+class Trainer:
+    """Takes messages, runs jobs, reaps others' silent jobs; one per process."""
 
     def __init__(self, queue: JobQueue) -> None:
-        self.jobs = queue
-        super().__init__(
-            queue.huey,
-            workers=1,
-            worker_type="thread",
-            periodic=False,
-            max_delay=POLL_MAX,
-            graceful_signal="TERM",
-            shutdown_timeout=30,
-        )
+        self.queue, self.settings = queue, queue.settings
+        self.stopping = queue.stopping
+        self.outage = Outage(longest=min(4.0, self.settings.job_stale_after / 2))
+        self.alive = AliveFile(self.settings.trainer_alive_file)
+        self.held: set[str] = set()  # claims of this process's running jobs
+        self.reaper = Reaper(queue, lambda: set(self.held))
 
-    def stop(self, graceful: bool = False) -> None:
-        self.jobs.stopping.set()
-        super().stop(graceful=True)
+    def run_job(self, job_id: str) -> str | None:
+        """Claim the job and run it to its end; return how it ended (None: not run)."""
+        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.held.add(holder)
+        try:
+            claimed = self.queue.claim(job_id, holder)
+            if claimed is None:
+                return None
+            job, spec, data = claimed
+            run = Run(self, job, holder, min(spec.timeout, self.settings.job_timeout))
+            beat = threading.Thread(target=run.heartbeat, name="heartbeat", daemon=True)
+            beat.start()
+            started = time.perf_counter()
+            try:
+                status, result, error = _train(run, spec, data)
+            finally:
+                with run.lock:
+                    run.done.set()
+                beat.join()
+            status = self._record_end(run, status, result, error)
+        finally:
+            self.held.discard(holder)
+        extra = {"job_id": job_id, "model": spec.model, "status": status, "error": error}
+        log.info("job ended", extra={**extra, "seconds": round(time.perf_counter() - started, 3)})
+        return status
+
+    def _record_end(self, run: Run, status: str, result: dict | None, error: str | None) -> str:
+        """Write the job's end, retrying while the queue is down: it is a fact (a version may
+        be published). Return the status, "lost" if the job was taken from this trainer."""
+        if status == "lost":
+            log.warning("job taken from this trainer; dropped it", extra={"reason": error})
+            return status
+        changes: dict = {"result": result, "error": error}
+        if run.latest:
+            changes["progress"] = run.latest
+        if status == "queued":  # handed back: the next attempt starts from scratch
+            changes["progress"] = {"epoch": 0, "epochs": run.epochs, "loss": None}
+            changes |= {"started_at": None, "heartbeat_at": None, "error": None}
+        give_up = None
+        while True:
+            try:
+                self.queue.end(run.job_id, run.holder, END[status], **changes)
+            except Conflict as exc:
+                log.warning(
+                    "job taken from this trainer before its end was recorded",
+                    extra={"job_id": run.job_id, "wanted": status, "reason": str(exc)},
+                )
+                return "lost"
+            except QueueUnavailable as exc:
+                wait = self.outage.failed(exc)
+                if self.stopping.is_set():  # do not hold up a shutdown for ever: a reaper will
+                    give_up = give_up or time.monotonic() + STOP_PATIENCE  # settle the job
+                    if time.monotonic() > give_up:
+                        extra = {"job_id": run.job_id, "status": status}
+                        log.error("stopping without recording the job's end", extra=extra)
+                        return "lost"
+                time.sleep(wait)
+            else:
+                self.outage.ok()
+                return status
+
+    def keep(self) -> None:
+        """Sweep with the reaper every heartbeat interval until the trainer stops."""
+        while True:
+            try:
+                self.reaper.sweep()
+            except QueueUnavailable as exc:
+                self.reaper.forget()
+                self.outage.failed(exc)
+            except Exception:
+                log.exception("reaper sweep failed")
+            else:
+                self.outage.ok()
+            if self.stopping.wait(self.settings.job_heartbeat):
+                return
+
+    def start_reaper(self) -> threading.Thread:
+        keeper = threading.Thread(target=self.keep, name="reaper", daemon=True)
+        keeper.start()
+        return keeper
+
+    def serve(self) -> None:
+        """Take messages and run their jobs until `stopping` is set."""
+        idle = 0.05
+        while not self.stopping.is_set():
+            self.alive.touch()
+            try:
+                task = self.queue._io(self.queue.huey.dequeue)
+            except QueueUnavailable as exc:
+                self.stopping.wait(self.outage.failed(exc))
+                continue
+            except (HueyException, ValueError, TypeError) as exc:  # a message not ours
+                log.warning("dropped an unreadable queue message", extra={"error": str(exc)})
+                continue
+            self.outage.ok()
+            if task is None:  # Redis blocks up to 1 s in dequeue; SQLite returns at once
+                self.stopping.wait(idle)
+                idle = min(idle * 2, IDLE_WAIT)
+                continue
+            idle = 0.05
+            job_id = str(task.args[0]) if task.args else ""
+            if not JOB_ID.match(job_id):
+                log.warning("dropped a queue message without a job id")
+                continue
+            try:
+                self.run_job(job_id)
+            except QueueUnavailable as exc:  # its message is re-sent by a reaper later
+                self.stopping.wait(self.outage.failed(exc))
 
 
-def main() -> int:
-    """Run the trainer until SIGTERM or SIGINT."""
+def run_job(queue: JobQueue, job_id: str) -> str | None:
+    """Run one job in this process, as the trainer does (tests and tools)."""
+    return Trainer(queue).run_job(job_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the trainer until SIGTERM or SIGINT; with --check, report whether one runs here."""
+    parser = argparse.ArgumentParser(prog="nns-trainer", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="exit 0 if a trainer here is alive and not stuck"
+    )
+    args = parser.parse_args(argv)
     settings = get_settings()
+    if args.check:
+        healthy, line = check(settings)
+        print(f"nns-trainer: {line}")
+        return 0 if healthy else 1
+    return serve(settings)
+
+
+def serve(settings: Settings) -> int:
     logs.configure(settings.log_level)
-    logging.getLogger("huey").handlers[:] = logging.getLogger("service").handlers
-    logging.getLogger("huey").setLevel("WARNING")
+    if settings.job_stale_after < 2 * settings.job_heartbeat:
+        print(
+            "nns-trainer: error: NNS_JOB_STALE_AFTER must be at least twice NNS_JOB_HEARTBEAT, "
+            "or live jobs would be taken for lost",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        queue = JobQueue.from_settings(settings, runner=run_job)
+        queue = JobQueue.from_settings(settings)
     except QueueUnavailable as exc:
         print(f"nns-trainer: error: {exc}", file=sys.stderr)
         return 1
+    trainer = Trainer(queue)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: trainer.stopping.set())
+    trainer.alive.write()
+    reaper = trainer.start_reaper()  # first, so a predecessor's orphaned jobs are seen early
     # Drawing one loss curve now loads matplotlib (when installed) so that the first job does
     # not pay for it: about 1 s of its round trip.
     loss_curve_png([1.0, 0.5], [], "warm-up")
     backend = "redis" if settings.redis_url else str(settings.queue_path)
     log.info("trainer started", extra={"queue": backend, "store": str(settings.store_root)})
-    Trainer(queue).run()
+    try:
+        trainer.serve()
+    finally:
+        trainer.stopping.set()
+        reaper.join(settings.job_heartbeat + 10)
+        trainer.alive.remove()
+    log.info("trainer stopped")
     return 0
 
 
 if __name__ == "__main__":
-    from service.jobs.trainer import main as _main  # one module object, also for the Huey task body
+    from service.jobs.trainer import main as _main  # one module object for the whole process
 
     sys.exit(_main())

@@ -1,21 +1,21 @@
 """POST /train, GET and DELETE /train/jobs/{id}, and PUT /models/{name}/current, in process.
 
-The queue is Huey's in-memory storage; `run_next` does what the trainer process does.
+The queue is the real SQLite file the app opens from its settings; `run_next` does what the
+trainer process does, through a second opener of the same file.
 """
 
 from __future__ import annotations
 
 import re
-import time
 import uuid
 
 import pytest
-from huey import MemoryHuey, RedisHuey
+from huey import RedisHuey
 from openapi_spec_validator import validate
 
-from scripts.harness import free_port
-from service.jobs.queue import JobQueue, JsonSerializer
-from service.jobs.trainer import run_job
+from scripts.harness import free_port, wait_until
+from service.jobs.queue import JobQueue
+from service.jobs.trainer import Trainer
 from service.web.app import create_app
 from tests.conftest import TOKEN, train
 
@@ -35,10 +35,8 @@ def app(settings_dict):
 
 @pytest.fixture
 def jobs(app) -> JobQueue:
-    huey = MemoryHuey("test", results=False, serializer=JsonSerializer())
-    queue = JobQueue(huey, app.extensions["nns.settings"], runner=run_job)
-    app.extensions["nns.jobs"] = queue
-    return queue
+    """The trainer's side of the queue the app uses."""
+    return JobQueue.from_settings(app.extensions["nns.settings"])
 
 
 def load_failures(client) -> float:
@@ -48,7 +46,11 @@ def load_failures(client) -> float:
 
 
 def run_next(jobs: JobQueue) -> None:
-    jobs.huey.execute(jobs.huey.dequeue())
+    Trainer(jobs).run_job(jobs.huey.dequeue().args[0])
+
+
+def served_version(client) -> int:
+    return client.post("/predict", json={"smoking": 0, "obesity": 1, "exercise": 0}).json["version"]
 
 
 def submit(client, auth, body, **kw):
@@ -84,9 +86,8 @@ def test_job_runs_publishes_and_the_new_version_is_served(client, auth, jobs, st
     assert job["result"]["promoted"] is True and job["result"]["metrics"]["rows"] == len(ROWS)
     assert job["progress"]["epoch"] == 300 and job["finished_at"] >= job["started_at"]
     assert store.current_version("diabetes") == 2
-    time.sleep(0.06)  # reload_interval is 0.05 s in these tests
-    resp = client.post("/predict", json={"smoking": 0, "obesity": 1, "exercise": 0})
-    assert resp.json["version"] == 2
+    # Served within the reload interval (0.05 s here), however long training took.
+    wait_until(lambda: served_version(client) == 2, 5, what="version 2 to be served")
 
 
 def test_promote_false_publishes_without_serving(client, auth, jobs, store):
@@ -327,7 +328,11 @@ def test_a_version_that_fails_to_load_is_refused_until_repaired_and_promoted_aga
     good = weights.read_bytes()
     weights.chmod(0o644)
     weights.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # ... and its weights rot
-    time.sleep(0.06)
+
+    def refused() -> bool:  # the worker looked at CURRENT again, after the reload interval
+        return client.get("/health/ready").json["status"] == "degraded"
+
+    wait_until(refused, 5, what="the broken version 2 to be refused")
     resp = client.post("/predict", json=one)
     assert resp.status_code == 200 and resp.json["version"] == 1
     health = client.get("/health/ready").json
