@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from http.client import HTTPException
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ def call(method: str, url: str, body=None, headers: dict | None = None, timeout:
     """Send one request; return (status, parsed JSON or raw bytes); status 0 if no answer."""
     try:
         status, _, answer = http(method, url, body, headers, timeout)
-    except OSError:
+    except (OSError, HTTPException):
         return 0, b""
     return status, answer
 
