@@ -210,8 +210,14 @@ class FeatureSet:
         n = len(columns[0]) if len(columns) else 0
         if self.numeric:
             X = np.empty((n, len(self.specs)), dtype=np.float64)
-            for j, column in enumerate(columns):
-                X[:, j] = _numbers(column, self.specs[j])[0]
+            problems = []
+            for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
+                try:
+                    X[:, j] = _numbers(column, spec)[0]
+                except _NotNumbers as exc:
+                    problems.append(Problem(spec.name, j, exc.rows, _NOT_A_NUMBER))
+            if problems:
+                raise FeatureError(problems)
             return self.check_matrix(X)
         X = np.empty((n, self.width), dtype=np.float64)
         problems: list[Problem] = []
@@ -227,6 +233,7 @@ class FeatureSet:
 
 
 _NUMBERS = {int, float}
+_NOT_A_NUMBER = "must be a number"
 
 
 def _json_types(spec: FeatureSpec) -> set[type]:
@@ -254,7 +261,11 @@ def _check_numbers(spec: FeatureSpec, values: np.ndarray) -> tuple[np.ndarray | 
 def _encode(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:
     """Write one feature's encoding into out: (n, width); return (bad rows, message)."""
     if spec.type == "numeric" or spec.zero_one:
-        values, missing = _numbers(column, spec)
+        try:
+            values, missing = _numbers(column, spec)
+        except _NotNumbers as exc:
+            null = " or null" if spec.nullable else ""
+            return np.array(exc.rows), _NOT_A_NUMBER + null
         if missing is not None:
             values[missing] = spec.impute if spec.impute is not None else 0.0
         out[:, 0] = values
@@ -291,10 +302,15 @@ def _key(value: Any) -> tuple:
 def _numbers(column, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray | None]:
     """Return (float64 copy of a column of numbers, mask of its missing values or None).
 
-    Numbers beyond float64's range become infinite and fail the finite check.
+    A typed NumPy column (a V2 tensor) is taken as numbers; in a Python sequence, only int and
+    float are (never bool or text): anything else raises _NotNumbers with its rows. Numbers
+    beyond float64's range become infinite and fail the finite check.
     """
     if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
         return column.astype(np.float64).reshape(-1), None
+    kinds = _NUMBERS | ({type(None)} if spec.nullable else set())
+    if not set(map(type, column)) <= kinds:
+        raise _NotNumbers([i for i, v in enumerate(column) if type(v) not in kinds])
     missing = None
     if spec.nullable:
         flags = np.fromiter((v is None for v in column), dtype=bool, count=len(column))
@@ -304,6 +320,12 @@ def _numbers(column, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray | None]:
         return np.asarray(column, dtype=np.float64).reshape(-1), missing
     except OverflowError:  # a Python int beyond float64: the same as an infinite value
         return np.array([_float(v) for v in column], dtype=np.float64), missing
+
+
+class _NotNumbers(ValueError):
+    def __init__(self, rows: list[int]) -> None:
+        super().__init__("not numbers")
+        self.rows = rows
 
 
 def _float(value: Any) -> float:
