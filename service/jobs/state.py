@@ -38,7 +38,7 @@ class JobResult(BaseModel):
     promoted: bool = Field(description="Whether the version was made current.")
 
 
-class JobRecord(BaseModel):
+class JobStatus(BaseModel):
     """A training job as every API worker reports it; timestamps are ISO 8601 UTC."""
 
     job_id: str
@@ -61,7 +61,7 @@ class JobRecord(BaseModel):
     )
 
 
-class StoredJob(JobRecord):
+class StoredJob(JobStatus):
     """The record as the queue backend keeps it, with the trainer's bookkeeping."""
 
     rev: int = Field(0, description="Bumped by every write; each write is conditional on it.")
@@ -70,7 +70,7 @@ class StoredJob(JobRecord):
 
     def public(self) -> dict[str, Any]:
         """Return the record as GET /train/jobs/{id} shows it."""
-        return self.model_dump(mode="json", include=set(JobRecord.model_fields))
+        return self.model_dump(mode="json", include=set(JobStatus.model_fields))
 
 
 @dataclass(frozen=True)

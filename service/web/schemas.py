@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from ..data.features import FeatureSpec, Label
+from ..jobs.state import JobStatus  # noqa: F401 - the job record, described once, with the jobs
 from ..training.metadata import Architecture, DataSummary, ModelMeta, Task
 
 
@@ -149,33 +150,3 @@ class PromoteResponse(BaseModel):
 class JobAccepted(BaseModel):
     job_id: str
     status: Literal["queued"]
-
-
-class JobProgress(BaseModel):
-    epoch: int
-    epochs: int
-    loss: float | None
-
-
-class JobResult(BaseModel):
-    model: str
-    version: int
-    metrics: dict[str, Any]
-    promoted: bool
-
-
-class JobStatus(BaseModel):
-    """A training job as every API worker reports it; timestamps are ISO 8601 UTC."""
-
-    job_id: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
-    model: str
-    promote: bool
-    progress: JobProgress
-    result: JobResult | None = Field(description="Set when the job succeeded.")
-    error: str | None = Field(description="Why the job failed or was cancelled.")
-    cancel_requested: bool = Field(description="A cancel was asked and the job still runs.")
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    heartbeat_at: str | None = Field(description="Last sign of life from the trainer.")

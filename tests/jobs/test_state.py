@@ -11,7 +11,7 @@ from service.jobs.state import (
     TERMINAL,
     TRANSITIONS,
     Conflict,
-    JobRecord,
+    JobStatus,
     Status,
     StoredJob,
     apply,
@@ -93,11 +93,11 @@ def test_leaving_running_releases_the_claim():
 
 def test_the_public_record_has_the_api_fields_and_no_bookkeeping():
     public = job("running", claim="host:1:abc", publishing=True, rev=7).public()
-    assert set(public) == set(JobRecord.model_fields)
+    assert set(public) == set(JobStatus.model_fields)
     assert {"claim", "publishing", "rev"}.isdisjoint(public)
     assert {"job_id", "status", "progress", "result", "error", "cancel_requested"} <= set(public)
     assert {"created_at", "started_at", "finished_at", "heartbeat_at", "attempts"} <= set(public)
-    schema = JobRecord.model_json_schema()
+    schema = JobStatus.model_json_schema()
     assert schema["properties"]["status"]["enum"] == list(STATES)
 
 

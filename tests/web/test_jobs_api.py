@@ -85,6 +85,7 @@ def test_job_runs_publishes_and_the_new_version_is_served(client, auth, jobs, st
     assert job["result"]["model"] == "diabetes" and job["result"]["version"] == 2
     assert job["result"]["promoted"] is True and job["result"]["metrics"]["rows"] == len(ROWS)
     assert job["progress"]["epoch"] == 300 and job["finished_at"] >= job["started_at"]
+    assert job["attempts"] == 1 and job["requeues"] == 0 and job["cancel_requested"] is False
     assert store.current_version("diabetes") == 2
     # Served within the reload interval (0.05 s here), however long training took.
     wait_until(lambda: served_version(client) == 2, 5, what="version 2 to be served")
