@@ -22,6 +22,7 @@ import numpy as np
 import orjson
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
+from huey.exceptions import HueyException
 from huey.registry import Message
 from huey.serializer import Serializer
 
@@ -269,6 +270,22 @@ class JobQueue:
         """Apply a reaper transition to `job` as it was read; None if it changed since."""
         new = apply(job, name, **changes)
         return new if self._write(new, job.rev) else None
+
+    def take(self) -> str | None:
+        """Take the next message off the queue; return its job id (None: the queue is empty).
+
+        Raises ValueError for a message that is not ours (it is dropped).
+        """
+        try:
+            task = self._io(self.huey.dequeue)
+        except (HueyException, TypeError) as exc:
+            raise ValueError(f"unreadable message: {exc}") from None
+        if task is None:
+            return None
+        job_id = str(task.args[0]) if task.args else ""
+        if not JOB_ID.match(job_id):
+            raise ValueError("a message without a job id")
+        return job_id
 
     def wake(self, job_id: str) -> None:
         """Put another message for the job in the queue (a duplicate is skipped by the claim)."""

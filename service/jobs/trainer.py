@@ -19,8 +19,6 @@ import threading
 import time
 import uuid
 
-from huey.exceptions import HueyException
-
 from model_store import ModelStore, StoreError
 
 from ..settings import Settings, get_settings
@@ -28,7 +26,7 @@ from ..training.pipeline import train_model
 from ..training.plots import loss_curve_png
 from ..web import logs
 from .liveness import AliveFile, Outage, check
-from .queue import JOB_ID, JobQueue, QueueUnavailable
+from .queue import JobQueue, QueueUnavailable
 from .reaper import Reaper
 from .state import Conflict, StoredJob
 
@@ -261,23 +259,19 @@ class Trainer:
         while not self.stopping.is_set():
             self.alive.touch()
             try:
-                task = self.queue._io(self.queue.huey.dequeue)
+                job_id = self.queue.take()
             except QueueUnavailable as exc:
                 self.stopping.wait(self.outage.failed(exc))
                 continue
-            except (HueyException, ValueError, TypeError) as exc:  # a message not ours
-                log.warning("dropped an unreadable queue message", extra={"error": str(exc)})
+            except ValueError as exc:  # not ours; taken off the queue all the same
+                log.warning("dropped a queue message", extra={"error": str(exc)})
                 continue
             self.outage.ok()
-            if task is None:  # Redis blocks up to 1 s in dequeue; SQLite returns at once
+            if job_id is None:  # Redis blocks up to 1 s in take(); SQLite returns at once
                 self.stopping.wait(idle)
                 idle = min(idle * 2, IDLE_WAIT)
                 continue
             idle = 0.05
-            job_id = str(task.args[0]) if task.args else ""
-            if not JOB_ID.match(job_id):
-                log.warning("dropped a queue message without a job id")
-                continue
             try:
                 self.run_job(job_id)
             except QueueUnavailable as exc:  # its message is re-sent by a reaper later

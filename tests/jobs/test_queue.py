@@ -61,7 +61,7 @@ def spec(model="diabetes", timeout=60.0, **params) -> JobSpec:
 
 def run_next(queue: JobQueue) -> str | None:
     """Take the next message and run its job, as the trainer's loop does."""
-    return Trainer(queue).run_job(queue.huey.dequeue().args[0])
+    return Trainer(queue).run_job(queue.take())
 
 
 def in_background(queue: JobQueue) -> threading.Thread:
@@ -238,7 +238,7 @@ def test_the_reaper_leaves_jobs_of_its_own_process_alone(queue):
 
 def test_a_lost_message_is_sent_again(queue):
     job_id = queue.submit(spec(epochs=20), datasets.diabetes())["job_id"]
-    queue.huey.dequeue()  # taken by a trainer that died before it claimed the job
+    queue.take()  # taken by a trainer that died before it claimed the job
     now = [0.0]
     reaper = Reaper(queue, clock=lambda: now[0])
     reaper.sweep()
@@ -342,3 +342,12 @@ def test_a_job_whose_input_is_unreadable_fails_instead_of_staying_running(queue,
     assert run_next(queue) is None
     failed = queue.get(job["job_id"])
     assert failed["status"] == "failed" and "input data is missing or unreadable" in failed["error"]
+
+
+def test_a_message_that_is_not_ours_is_dropped(queue):
+    queue.huey.storage.enqueue(b"not json")
+    queue.task("not-a-job-id")
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            queue.take()
+    assert queue.take() is None and queue.pending() == 0

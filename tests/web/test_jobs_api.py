@@ -46,7 +46,7 @@ def load_failures(client) -> float:
 
 
 def run_next(jobs: JobQueue) -> None:
-    Trainer(jobs).run_job(jobs.huey.dequeue().args[0])
+    Trainer(jobs).run_job(jobs.take())
 
 
 def served_version(client) -> int:
