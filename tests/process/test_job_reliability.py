@@ -340,6 +340,11 @@ def test_a_redis_outage_is_logged_once_down_and_once_back_without_tracebacks(tmp
         finally:
             redis.stop()
         log = trainer.output()
+    lines = log.strip().splitlines()
+    print(
+        f"\nredis outage: {refuser.accepted} refused connections while down; the trainer "
+        f"logged {len(lines)} lines ({len(log.encode())} bytes) in all, no traceback"
+    )
     assert job["status"] == "succeeded"
     assert "Traceback" not in log, log[-3000:]
     assert during.count("job queue unreachable") == 1, during[-3000:]
