@@ -10,7 +10,8 @@ from model_store import ModelStore
 
 from ..data import datasets
 from ..settings import Settings, get_settings
-from .pipeline import Hyperparameters, train_model
+from .pipeline import train_model
+from .spec import Hyperparameters
 
 log = logging.getLogger("service.training.bootstrap")
 
@@ -36,9 +37,10 @@ def ensure_default_model(settings: Settings) -> int | None:
             )
         result = train_model(
             datasets.builtin(name),
-            Hyperparameters(),
+            Hyperparameters().for_dataset(name),
             store,
             name,
+            promote="always",  # the first version of the default model
             source=f"dataset:{name}",
         )
         return result.version
