@@ -75,7 +75,7 @@ class ModelStore:
     def current_version(self, name: str) -> int:
         """Return the version named by CURRENT, checking that it exists but not verifying it."""
         model_dir = self._model_dir(name)
-        data = _read_small(model_dir / POINTER_FILE)
+        data = _read_whole(model_dir / POINTER_FILE)
         if data is None:
             self.versions(name)  # raises ModelNotFound when the model has no versions at all
             raise VersionNotFound(f"model {name!r} has no current version")
@@ -160,7 +160,7 @@ class ModelStore:
         Lets a reader that finds CURRENT broken fall back to the last version that was
         actually served rather than to the newest one, which may never have been promoted.
         """
-        data = _read_small(self._model_dir(name) / HISTORY_FILE) or b""
+        data = _read_whole(self._model_dir(name) / HISTORY_FILE) or b""
         seen: list[int] = []
         for line in reversed(data.decode("ascii", "replace").splitlines()):
             # A crash mid-append can leave a partial last line: skip anything malformed.
@@ -191,7 +191,7 @@ class ModelStore:
             if not is_model_dirname(entry.name):
                 continue
             model_dir = Path(entry.path)
-            data = _read_small(model_dir / POINTER_FILE)
+            data = _read_whole(model_dir / POINTER_FILE)
             if data is not None:
                 state[entry.name] = decode_pointer(data)
             elif _version_numbers(model_dir):
@@ -256,15 +256,11 @@ def _version_numbers(model_dir: Path) -> list[int]:
     return sorted(int(e.name) for e in entries if is_version_dirname(e.name) and e.is_dir())
 
 
-def _read_small(path: Path) -> bytes | None:
-    """Read a small file with few syscalls; return None if it does not exist."""
+def _read_whole(path: Path) -> bytes | None:
+    """Read a whole file, however long; return None if it does not exist."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        return path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    try:
-        return os.read(fd, 64)
     except IsADirectoryError:
         return b""
-    finally:
-        os.close(fd)

@@ -31,3 +31,16 @@ def test_no_history_for_a_model_never_promoted(tmp_path):
     store = ModelStore(tmp_path)
     store.publish("m", {"w": np.ones(1)}, {}, promote=False)
     assert store.promoted_versions("m") == []
+
+
+def test_hundreds_of_promotions_are_all_read(tmp_path):
+    # The history once read only its first 64 bytes: after ~17 promotions the newest were lost
+    # and a cut line ("18" read as "1") passed for a version.
+    store = ModelStore(tmp_path)
+    for _ in range(20):
+        store.publish("m", {"w": np.ones(1)}, {}, promote=False)
+    for i in range(300):
+        store.set_current("m", 1 + i % 2)
+    for version in (18, 12, 20):
+        store.set_current("m", version)
+    assert store.promoted_versions("m") == [20, 12, 18, 2, 1]
