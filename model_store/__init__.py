@@ -29,8 +29,10 @@ def open_store(location: str | os.PathLike[str]) -> Store:
     """Open the model store at a directory path or an s3://bucket/prefix URL."""
     text = os.fspath(location)
     if isinstance(text, str) and text.startswith(S3_SCHEME):
-        from .s3 import S3Store  # boto3 is imported only by those who use object storage
-
+        try:
+            from .s3 import S3Store  # boto3 is imported only by those who use object storage
+        except ImportError:
+            raise StoreError("an s3:// model store needs the s3 extra (boto3)") from None
         return S3Store(text)
     return ModelStore(text)
 

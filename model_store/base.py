@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -24,6 +25,16 @@ from .format import (
     verify_sha256,
 )
 from .names import validate_name, validate_version
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A checked version waiting for its number: its files and its metadata."""
+
+    weights: bytes  # npz
+    weights_sha256: str
+    attachments: dict[str, bytes]  # file name -> content
+    meta: dict[str, Any]  # normalised, with the attachments' digests
 
 
 class Pointer(NamedTuple):
@@ -88,15 +99,7 @@ class Store(ABC):
         """Return the versions CURRENT has held, oldest first, possibly with repeats."""
 
     @abstractmethod
-    def _publish(
-        self,
-        name: str,
-        weights: bytes,
-        weights_sha256: str,
-        attachments: dict[str, bytes],
-        meta: dict[str, Any],
-        promote: bool,
-    ) -> int:
+    def _publish(self, name: str, staged: Staged, promote: bool) -> int:
         """Store a checked version under the next free number; promote it if asked."""
 
     @abstractmethod
@@ -149,8 +152,8 @@ class Store(ABC):
             checked_meta["attachments"] = {
                 k: hashlib.sha256(v).hexdigest() for k, v in extra.items()
             }
-        weights_sha256 = hashlib.sha256(weights).hexdigest()
-        return self._publish(name, weights, weights_sha256, extra, checked_meta, promote)
+        staged = Staged(weights, hashlib.sha256(weights).hexdigest(), extra, checked_meta)
+        return self._publish(name, staged, promote)
 
     def load(self, name: str, version: int | None = None) -> Artifact:
         """Load and fully verify a version (the current one if version is None)."""

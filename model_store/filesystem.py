@@ -6,10 +6,9 @@ import errno
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from . import durable
-from .base import Pointer, Store
+from .base import Pointer, Staged, Store
 from .errors import StoreError
 from .format import (
     HISTORY_FILE,
@@ -109,15 +108,7 @@ class ModelStore(Store):
         found = _read_file(self._model_dir(name) / HISTORY_FILE)
         return [] if found is None else decode_history(found[0])
 
-    def _publish(
-        self,
-        name: str,
-        weights: bytes,
-        weights_sha256: str,
-        attachments: dict[str, bytes],
-        meta: dict[str, Any],
-        promote: bool,
-    ) -> int:
+    def _publish(self, name: str, staged: Staged, promote: bool) -> int:
         model_dir = self._model_dir(name)
         durable.make_dirs(model_dir)
         durable.remove_stale_tmp(model_dir, self.stale_tmp_seconds)
@@ -125,11 +116,11 @@ class ModelStore(Store):
         tmp_dir.mkdir()
         try:
             # The slow part runs outside the lock; only numbering and renaming are serialised.
-            durable.write_file(tmp_dir / WEIGHTS_FILE, weights)
-            for filename, data in attachments.items():
+            durable.write_file(tmp_dir / WEIGHTS_FILE, staged.weights)
+            for filename, data in staged.attachments.items():
                 durable.write_file(tmp_dir / filename, data)
             with durable.locked(model_dir / LOCK_FILE):
-                version = self._move_into_place(name, tmp_dir, meta, weights_sha256)
+                version = self._move_into_place(name, tmp_dir, staged)
                 if promote:
                     self._write_pointer(model_dir, version)
         except BaseException:
@@ -143,9 +134,7 @@ class ModelStore(Store):
         with durable.locked(model_dir / LOCK_FILE):
             self._write_pointer(model_dir, version)
 
-    def _move_into_place(
-        self, name: str, tmp_dir: Path, meta: dict[str, Any], weights_sha: str
-    ) -> int:
+    def _move_into_place(self, name: str, tmp_dir: Path, staged: Staged) -> int:
         """Number the staged version, write its model.json and rename it into place."""
         model_dir = tmp_dir.parent
         version = max(_version_numbers(model_dir), default=0) + 1
@@ -154,7 +143,8 @@ class ModelStore(Store):
                 raise StoreError(f"model {name!r} has run out of version numbers")
             meta_path = tmp_dir / META_FILE
             meta_path.unlink(missing_ok=True)
-            durable.write_file(meta_path, encode_document(meta, name, version, weights_sha))
+            document = encode_document(staged.meta, name, version, staged.weights_sha256)
+            durable.write_file(meta_path, document)
             durable.fsync_dir(tmp_dir)
             try:
                 os.rename(tmp_dir, model_dir / str(version))
