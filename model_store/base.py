@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .artifact import Artifact
-from .errors import CorruptArtifact, ModelNotFound, StoreError, VersionNotFound
+from .errors import CorruptArtifact, InvalidName, ModelNotFound, StoreError, VersionNotFound
 from .format import (
     META_FILE,
     WEIGHTS_FILE,
@@ -20,6 +20,7 @@ from .format import (
     decode_document,
     decode_weights,
     encode_weights,
+    is_attachment_name,
     newest_first_once,
     normalise_meta,
     verify_sha256,
@@ -171,6 +172,8 @@ class Store(ABC):
 
     def read_attachment(self, name: str, version: int, filename: str) -> bytes:
         """Return an attachment of a version after checking it against model.json's sha256."""
+        if not is_attachment_name(filename):
+            raise InvalidName("invalid attachment name")
         doc = self.read_meta(name, version)
         sha256 = doc.get("attachments", {}).get(filename)
         if not isinstance(sha256, str):

@@ -80,17 +80,22 @@ _ATTACHMENT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\.(png|txt|csv|json)", re.
 _ATTACHMENT_MAX = 4 << 20
 
 
+def is_attachment_name(name: object) -> bool:
+    """Tell whether name may name an attachment (never a path, never a store file)."""
+    return (
+        isinstance(name, str)
+        and _ATTACHMENT_RE.fullmatch(name) is not None
+        and name not in (WEIGHTS_FILE, META_FILE)
+    )
+
+
 def check_attachments(files: object) -> dict[str, bytes]:
     """Return informational files to store beside the weights, refusing unsafe names or sizes."""
     if not isinstance(files, Mapping):
         raise InvalidMetadata("attachments must be a mapping of file name to bytes")
     checked: dict[str, bytes] = {}
     for name, data in files.items():
-        if (
-            not isinstance(name, str)
-            or _ATTACHMENT_RE.fullmatch(name) is None
-            or name in (WEIGHTS_FILE, META_FILE)
-        ):
+        if not is_attachment_name(name):
             raise InvalidMetadata(f"invalid attachment name {name!r}")
         if not isinstance(data, bytes) or len(data) > _ATTACHMENT_MAX:
             raise InvalidMetadata(f"attachment {name!r} must be bytes of at most 4 MiB")

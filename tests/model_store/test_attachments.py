@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from model_store import CorruptArtifact, InvalidMetadata, ModelStore, Store, StoreError
+from model_store import CorruptArtifact, InvalidMetadata, InvalidName, ModelStore, Store, StoreError
 
 from .conftest import FsRaw, S3Raw
 
@@ -40,3 +40,10 @@ def test_unsafe_attachment_names_are_refused_and_nothing_is_written(
         store.publish("m", {"w": np.ones(2)}, {}, attachments={name: b"x"})
     assert store.list_models() == []
     assert raw.is_empty()
+
+
+@pytest.mark.parametrize("name", ["../1/model.json", "weights.npz", "model.json", "A.png"])
+def test_unsafe_attachment_names_are_never_read(store: Store, name: str):
+    store.publish("m", {"w": np.ones(2)}, {})
+    with pytest.raises(InvalidName):
+        store.read_attachment("m", 1, name)
