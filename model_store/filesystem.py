@@ -38,6 +38,9 @@ class ModelStore(Store):
     stale_tmp_seconds: float = 15 * 60
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        if os.fspath(root).startswith("s3://"):
+            # Path() would quietly turn it into a local directory named "s3:".
+            raise StoreError("an s3:// location is opened with open_store(), not ModelStore()")
         self.root = Path(root)
         self.location = str(self.root)
 
