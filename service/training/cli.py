@@ -15,7 +15,7 @@ import typing
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from model_store import ModelStore, StoreError
+from model_store import StoreError, open_store
 
 from ..data import datasets
 from ..settings import get_settings
@@ -140,7 +140,7 @@ def train_main(argv: list[str] | None = None) -> int:
             data = datasets.from_csv_file(args.data, spec.target)
         else:
             data = datasets.builtin(spec.dataset, **spec.moons, seed=spec.hyperparameters.seed)
-        store = ModelStore(args.store or get_settings().store_root)
+        store = open_store(args.store or get_settings().store_root)
         started = time.perf_counter()
         result = train_model(
             data,

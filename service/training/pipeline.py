@@ -215,4 +215,4 @@ def train_model(
     version = store.publish(
         name, net.get_weights(), meta.to_store(), promote=promote, attachments=attachments
     )
-    return TrainResult(name, version, metrics, promote, str(store.root))
+    return TrainResult(name, version, metrics, promote, store.location)
