@@ -65,3 +65,20 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
         trainer.stop()
         api.stop()
     assert "Traceback" not in api.output() + trainer.output()
+
+
+def test_the_registry_keeps_serving_when_object_storage_is_unreachable(
+    s3_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.serving.registry import Registry
+    from tests.conftest import train
+    from tests.procs import free_port
+
+    train(s3_store)
+    registry = Registry(s3_store, max_batch=10, reload_interval=0.05)
+    registry.refresh()
+    assert registry.get("diabetes").version == 1
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    registry.store = open_store(s3_store.location)  # the same bucket, now out of reach
+    registry.refresh()
+    assert registry.get("diabetes").version == 1 and not registry.errors
