@@ -21,6 +21,7 @@ from .format import (
     decode_weights,
     encode_weights,
     is_attachment_name,
+    is_sha256,
     newest_first_once,
     normalise_meta,
     verify_sha256,
@@ -175,8 +176,9 @@ class Store(ABC):
         if not is_attachment_name(filename):
             raise InvalidName("invalid attachment name")
         doc = self.read_meta(name, version)
-        sha256 = doc.get("attachments", {}).get(filename)
-        if not isinstance(sha256, str):
+        listed = doc.get("attachments")
+        sha256 = listed.get(filename) if isinstance(listed, dict) else None
+        if not is_sha256(sha256):
             raise StoreError(f"{_label(name, version)} has no attachment {filename!r}")
         data = self._read_present(name, version, filename, sha256)
         verify_sha256(data, sha256, _label(name, version), filename)

@@ -80,6 +80,11 @@ _ATTACHMENT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\.(png|txt|csv|json)", re.
 _ATTACHMENT_MAX = 4 << 20
 
 
+def is_sha256(text: object) -> bool:
+    """Tell whether text is a SHA-256 hex digest (so it can safely name a stored object)."""
+    return isinstance(text, str) and _SHA256_RE.fullmatch(text) is not None
+
+
 def is_attachment_name(name: object) -> bool:
     """Tell whether name may name an attachment (never a path, never a store file)."""
     return (
@@ -207,8 +212,7 @@ def decode_document(data: bytes, model: str, version: int, label: str) -> dict[s
             f"{label}: {META_FILE} describes model {doc.get('model')!r} "
             f"version {doc.get('version')!r}"
         )
-    weights_sha = doc.get("weights_sha256")
-    if not isinstance(weights_sha, str) or _SHA256_RE.fullmatch(weights_sha) is None:
+    if not is_sha256(doc.get("weights_sha256")):
         raise CorruptArtifact(f"{label}: {META_FILE} has no valid weights_sha256")
     return doc
 

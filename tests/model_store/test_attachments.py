@@ -9,7 +9,7 @@ import pytest
 
 from model_store import CorruptArtifact, InvalidMetadata, InvalidName, ModelStore, Store, StoreError
 
-from .conftest import FsRaw, S3Raw
+from .conftest import FsRaw, S3Raw, edit_model_json
 
 
 def test_attachment_is_stored_listed_and_verified_by_hash(store: Store, raw: FsRaw | S3Raw):
@@ -40,6 +40,16 @@ def test_unsafe_attachment_names_are_refused_and_nothing_is_written(
         store.publish("m", {"w": np.ones(2)}, {}, attachments={name: b"x"})
     assert store.list_models() == []
     assert raw.is_empty()
+
+
+@pytest.mark.parametrize("listed", [{"loss.png": "../../x"}, {"loss.png": 1}, ["loss.png"]])
+def test_a_re_signed_model_json_cannot_point_an_attachment_elsewhere(
+    store: Store, raw: FsRaw | S3Raw, listed: object
+):
+    store.publish("m", {"w": np.ones(2)}, {}, attachments={"loss.png": b"png"})
+    edit_model_json(raw, 1, lambda doc: doc.update(attachments=listed), resign=True)
+    with pytest.raises(StoreError, match="no attachment 'loss.png'"):
+        store.read_attachment("m", 1, "loss.png")
 
 
 @pytest.mark.parametrize("name", ["../1/model.json", "weights.npz", "model.json", "A.png"])
