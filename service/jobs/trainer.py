@@ -14,7 +14,7 @@ import time
 
 from huey.consumer import Consumer
 
-from model_store import ModelStore, StoreError
+from model_store import StoreError, open_store
 
 from ..settings import get_settings
 from ..training.pipeline import train_model
@@ -90,7 +90,7 @@ def _train(queue: JobQueue, run: Run, spec, data) -> tuple[str, dict | None, str
         out = train_model(
             data,
             spec.params,
-            ModelStore(queue.settings.store_root),
+            open_store(queue.settings.store_root),
             spec.model,
             task=spec.task,
             promote=spec.promote,

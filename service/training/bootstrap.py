@@ -6,7 +6,7 @@ import fcntl
 import logging
 import sys
 
-from model_store import ModelStore
+from model_store import open_store
 
 from ..data import datasets
 from ..settings import Settings, get_settings
@@ -22,7 +22,7 @@ def ensure_default_model(settings: Settings) -> int | None:
     Returns the new version, or None when the model already existed. Only the built-in
     datasets can seed a model; another default model name must be trained explicitly.
     """
-    store = ModelStore(settings.store_root)
+    store = open_store(settings.store_root)
     name = settings.default_model
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Several starters (API, trainer, compose replicas) may race: one trains, the rest wait.

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from model_store import ModelStore, StoreError
+from model_store import StoreError, open_store
 
 from ..data import datasets
 from ..data.columns import feature_specs
@@ -203,7 +203,9 @@ def train_main(argv: list[str] | None = None) -> int:
             data = read_csv_file(args.data, spec.target, **options)
         else:
             data = datasets.builtin(spec.dataset, **spec.moons, seed=spec.hyperparameters.seed)
-        store = ModelStore(Path(args.store or get_settings().store_root).resolve())
+        location = str(args.store or get_settings().store_root)
+        # A directory is shown and stored as an absolute path; an s3:// location as given.
+        store = open_store(location if "://" in location else Path(location).resolve())
         if not args.json:
             print(describe_data(data, spec), flush=True)
         bar = None if args.json else ProgressBar()

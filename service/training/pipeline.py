@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
-from model_store import CorruptArtifact, ModelNotFound, ModelStore, StoreError, VersionNotFound
+from model_store import CorruptArtifact, ModelNotFound, Store, StoreError, VersionNotFound
 
 from ..data.columns import feature_specs
 from ..data.dataset import Dataset, DatasetError
@@ -54,7 +54,7 @@ class TrainResult:
 Progress = Callable[[int, int, float], None]  # (epoch, epochs, loss)
 
 
-def check_features(store: ModelStore, name: str, specs: list[FeatureSpec]) -> None:
+def check_features(store: Store, name: str, specs: list[FeatureSpec]) -> None:
     """Refuse data whose features differ from the model's current version."""
     current = _current_meta(store, name)
     if current is None:
@@ -68,7 +68,7 @@ def check_features(store: ModelStore, name: str, specs: list[FeatureSpec]) -> No
         raise DatasetError(f"features do not match model {name!r} (expects {have}): {detail}")
 
 
-def _current_meta(store: ModelStore, name: str) -> ModelMeta | None:
+def _current_meta(store: Store, name: str) -> ModelMeta | None:
     try:
         return ModelMeta.model_validate(store.read_meta(name, store.current_version(name)))
     except (ModelNotFound, VersionNotFound, CorruptArtifact, ValueError):
@@ -104,7 +104,7 @@ def _evaluate(target: Target, out: np.ndarray, net: MLP, rows: np.ndarray) -> di
 
 
 def _current_on(
-    store: ModelStore, name: str, data: Dataset, specs: list[FeatureSpec], target: Target,
+    store: Store, name: str, data: Dataset, specs: list[FeatureSpec], target: Target,
     rows: np.ndarray,
 ) -> tuple[int, dict] | None:  # fmt: skip
     """Evaluate the current version on the same rows, when it takes the same features and task."""
@@ -132,7 +132,7 @@ def _current_on(
 def train_model(
     data: Dataset,
     params: Hyperparameters,
-    store: ModelStore,
+    store: Store,
     name: str,
     *,
     task: str = "auto",
@@ -255,7 +255,7 @@ def train_model(
         version,
         metrics,
         decision.promote,
-        str(store.root),
+        store.location,
         baseline=baseline,
         reason=decision.reason,
         task=target.task,
