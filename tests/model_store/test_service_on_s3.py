@@ -31,6 +31,7 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
         # A job run by the trainer publishes version 2 to the bucket; every worker reloads it.
         auth = {"Authorization": f"Bearer {TOKEN}"}
         job = {"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}}
+        job["promote"] = "always"  # the store's switch is under test, not the gate
         status, headers, body = http("POST", api.url + "/train", job, auth)
         assert status == 202, body
         wait_until(
