@@ -36,6 +36,8 @@ class JobResult(BaseModel):
     version: int = Field(description="The version this job published.")
     metrics: dict[str, Any]
     promoted: bool = Field(description="Whether the version was made current.")
+    reason: str = Field("", description="Why the version is or is not current, with numbers.")
+    baseline: dict[str, Any] = Field({}, description="The trivial model on the same rows.")
 
 
 class JobStatus(BaseModel):
@@ -44,7 +46,7 @@ class JobStatus(BaseModel):
     job_id: str
     status: Status
     model: str
-    promote: bool
+    promote: Literal["auto", "always", "never"] = Field(description="The promotion policy.")
     progress: JobProgress
     result: JobResult | None = Field(None, description="Set when the job succeeded.")
     error: str | None = Field(None, description="Why the job failed or was cancelled.")

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 
-from model_store import ModelStore, StoreError
+from model_store import Store, StoreError, open_store
 
 from ..settings import Settings, get_settings
 from ..training.pipeline import train_model
@@ -119,16 +119,18 @@ class Run:
                 raise Stop("queued", "the trainer shut down before publishing")
 
 
-class GatedStore(ModelStore):
-    """The model store, publishing only once the run passed the point of no return."""
+class GatedStore:
+    """A model store that publishes only once the run passed the point of no return."""
 
-    def __init__(self, root, run: Run) -> None:
-        super().__init__(root)
-        self.run = run
+    def __init__(self, store: Store, run: Run) -> None:
+        self._store, self._run = store, run
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)  # everything but publish goes straight through
 
     def publish(self, *args, **kwargs) -> int:
-        self.run.begin_publish()
-        return super().publish(*args, **kwargs)
+        self._run.begin_publish()
+        return self._store.publish(*args, **kwargs)
 
 
 def _train(run: Run, spec, data) -> tuple[str, dict | None, str | None]:
@@ -138,11 +140,13 @@ def _train(run: Run, spec, data) -> tuple[str, dict | None, str | None]:
         out = train_model(
             data,
             spec.params,
-            GatedStore(settings.store_root, run),
+            GatedStore(open_store(settings.store_root), run),
             spec.model,
+            task=spec.task,
             promote=spec.promote,
             progress=run.progress,
             source=spec.source,
+            excluded=list(spec.excluded),
         )
     except Stop as stop:
         return stop.status, None, stop.reason
@@ -155,7 +159,8 @@ def _train(run: Run, spec, data) -> tuple[str, dict | None, str | None]:
         log.exception("training failed", extra={"job_id": run.job_id})
         return "failed", None, f"training failed unexpectedly: {type(exc).__name__}: {exc}"
     result = {"model": out.model, "version": out.version, "metrics": out.metrics}
-    return "succeeded", {**result, "promoted": out.promoted}, None
+    result |= {"promoted": out.promoted, "reason": out.reason, "baseline": out.baseline}
+    return "succeeded", result, None
 
 
 END = {"succeeded": "succeed", "failed": "fail", "cancelled": "stop", "queued": "hand_back"}

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import orjson
 from pydantic import ValidationError
 
 from model_store import Artifact
 
-from ..data.features import FeatureSet
 from ..errors import InvalidInput, from_validation
-from ..nn import MLP, Standardizer
-from ..training.metadata import ModelMeta
+from ..training.model import TrainedModel
 
 
 class NonFiniteOutput(InvalidInput):
@@ -30,17 +30,11 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
 
 
-class Predictor:
+class Predictor(TrainedModel):
     """Predict with one immutable model version."""
 
     def __init__(self, artifact: Artifact, max_batch: int) -> None:
-        self.meta = ModelMeta.model_validate(artifact.meta)
-        self.name, self.version = artifact.model, artifact.version
-        self.task = self.meta.task
-        self.classes = self.meta.classes or []
-        self.features = FeatureSet(self.meta.features)
-        self.net = MLP.from_config(self.meta.architecture.model_dump(), artifact.arrays)
-        self.scaler = Standardizer.from_dict(self.meta.normalisation.model_dump())
+        super().__init__(artifact)
         self.request = self.features.request_adapter(_camel(self.name), max_batch)
         self.max_batch = max_batch
         self._labels = np.array(self.classes, dtype=object) if self.classes else None
@@ -75,7 +69,7 @@ class Predictor:
                 return None
             X = self.features.plain_rows(rows)
             return None if X is None else (X, False)
-        X = self.features.plain_rows([data])
+        X = self.features.plain_row(data)
         return None if X is None else (X, True)
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
@@ -83,11 +77,9 @@ class Predictor:
 
         Raises NonFiniteOutput naming the rows whose outputs overflowed.
         """
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = self.net.predict(self.scaler.transform(X))
-            finite = np.isfinite(out).all(axis=1)
-        if not finite.all():
-            raise NonFiniteOutput(np.flatnonzero(~finite).tolist())
+        out = self.forward(X)
+        if not np.isfinite(out).all():
+            raise NonFiniteOutput(np.flatnonzero(~np.isfinite(out).all(axis=1)).tolist())
         return out
 
     def labels(self, out: np.ndarray) -> tuple[np.ndarray, list]:
@@ -97,6 +89,8 @@ class Predictor:
 
     def predictions(self, X: np.ndarray) -> list[dict]:
         """Return one JSON-ready prediction per row of X, from one vectorised forward pass."""
+        if len(X) == 1:
+            return [self._one(self.forward(X)[0].tolist())]
         out = self.outputs(X)
         if self.task == "regression":
             return [{"prediction": v} for v in out[:, 0].tolist()]
@@ -111,3 +105,14 @@ class Predictor:
             {"label": lab, "probability": q, "probabilities": row}
             for lab, q, row in zip(labels, best, out.tolist(), strict=True)
         ]
+
+    def _one(self, out: list[float]) -> dict:
+        """Return the prediction of one row's outputs: predictions() without NumPy calls."""
+        if not all(map(math.isfinite, out)):
+            raise NonFiniteOutput([0])
+        if self.task == "regression":
+            return {"prediction": out[0]}
+        i = self.net.class_index(out)
+        if self.task == "binary":
+            return {"label": self.classes[i], "probability": out[0]}
+        return {"label": self.classes[i], "probability": out[i], "probabilities": out}

@@ -6,11 +6,12 @@ import fcntl
 import logging
 import sys
 
-from model_store import ModelStore
+from model_store import open_store
 
 from ..data import datasets
 from ..settings import Settings, get_settings
-from .pipeline import Hyperparameters, train_model
+from .pipeline import train_model
+from .spec import Hyperparameters
 
 log = logging.getLogger("service.training.bootstrap")
 
@@ -21,7 +22,7 @@ def ensure_default_model(settings: Settings) -> int | None:
     Returns the new version, or None when the model already existed. Only the built-in
     datasets can seed a model; another default model name must be trained explicitly.
     """
-    store = ModelStore(settings.store_root)
+    store = open_store(settings.store_root)
     name = settings.default_model
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Several starters (API, trainer, compose replicas) may race: one trains, the rest wait.
@@ -36,9 +37,10 @@ def ensure_default_model(settings: Settings) -> int | None:
             )
         result = train_model(
             datasets.builtin(name),
-            Hyperparameters(),
+            Hyperparameters().for_dataset(name),
             store,
             name,
+            promote="always",  # the first version of the default model
             source=f"dataset:{name}",
         )
         return result.version

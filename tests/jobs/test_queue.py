@@ -56,7 +56,7 @@ def api(settings) -> JobQueue:
 
 
 def spec(model="diabetes", timeout=60.0, **params) -> JobSpec:
-    return JobSpec(model, Hyperparameters(**params), True, "test", timeout)
+    return JobSpec(model, Hyperparameters(**params), "always", "test", timeout)
 
 
 def run_next(queue: JobQueue) -> str | None:

@@ -22,7 +22,7 @@ STATES = get_args(Status)
 
 def job(status: str = "queued", **fields) -> StoredJob:
     progress = {"epoch": 0, "epochs": 10, "loss": None}
-    base = {"job_id": "a" * 32, "model": "m", "promote": True, "progress": progress}
+    base = {"job_id": "a" * 32, "model": "m", "promote": "always", "progress": progress}
     return StoredJob(**base, status=status, created_at="2026-01-01T00:00:00.000Z", **fields)
 
 

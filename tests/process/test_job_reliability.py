@@ -101,7 +101,8 @@ def settings_for(data_dir: Path, **env: str) -> Settings:
 
 
 def spec(model: str, epochs: int, hidden=(16,)) -> JobSpec:
-    return JobSpec(model, Hyperparameters(hidden=list(hidden), epochs=epochs), True, "test", 600)
+    params = Hyperparameters(hidden=list(hidden), epochs=epochs)
+    return JobSpec(model, params, "always", "test", 600)
 
 
 def moons() -> datasets.Dataset:
