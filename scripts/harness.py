@@ -244,11 +244,17 @@ class RedisServer(Proc):
             return False
 
 
-def train_cli(store: Path, *args: str, env: Mapping[str, str] | None = None) -> dict:
-    """Run scripts/train.py --json into `store`; return its JSON line."""
+def train_cli(store: Path | str, *args: str, env: Mapping[str, str] | None = None) -> dict:
+    """Run scripts/train.py --json into `store`; return its JSON line.
+
+    The version is promoted whatever its metrics (--promote always) unless `args` choose a
+    policy: tests and benchmarks build stores with given current versions; tests of the gate
+    say so.
+    """
     argv = [sys.executable, str(ROOT / "scripts" / "train.py"), "--store", str(store), "--json"]
+    policy = [] if {"--promote", "--no-promote"} & set(args) else ["--promote", "always"]
     out = subprocess.run(
-        [*argv, *args],
+        [*argv, *policy, *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -212,7 +212,7 @@ def test_the_same_probe_passes_on_moto(s3_store: S3Store) -> None:
 def test_an_unreachable_server_is_a_store_error(
     s3_env: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.procs import free_port
+    from scripts.harness import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     store = open_store("s3://nowhere/models")

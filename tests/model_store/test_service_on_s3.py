@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from model_store import open_store
-from tests.procs import Gunicorn, http, start_trainer, train_cli, wait_until
+from scripts.harness import Gunicorn, http, start_trainer, train_cli, wait_until
 
 from .conftest import S3Raw
 
@@ -71,9 +71,9 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
 def test_the_registry_keeps_serving_when_object_storage_is_unreachable(
     s3_store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from scripts.harness import free_port
     from service.serving.registry import Registry
     from tests.conftest import train
-    from tests.procs import free_port
 
     train(s3_store)
     registry = Registry(s3_store, max_batch=10, reload_interval=0.05)

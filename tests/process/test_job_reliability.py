@@ -101,7 +101,10 @@ def settings_for(data_dir: Path, **env: str) -> Settings:
 
 
 def spec(model: str, epochs: int, hidden=(16,)) -> JobSpec:
-    params = Hyperparameters(hidden=list(hidden), epochs=epochs)
+    # Full batch, no early stopping: the job runs all its epochs, as long as each test needs.
+    params = Hyperparameters(
+        hidden=list(hidden), epochs=epochs, batch_size=None, validation_split=0, patience=None
+    )
     return JobSpec(model, params, "always", "test", 600)
 
 
