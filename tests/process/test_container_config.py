@@ -6,8 +6,10 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -292,3 +294,72 @@ def test_compose_smoke_refuses_without_a_docker_engine(tmp_path):
     assert out.returncode != 0
     assert "no Docker engine" in out.stderr
     assert (tmp_path / "calls").read_text().split() == ["info"]
+
+
+@pytest.mark.process
+def test_image_cmd_on_an_unwritable_data_dir_logs_one_line_and_exits_1(tmp_path):
+    """A bind-mounted /data the image's uid cannot write: one JSON line naming path and uid."""
+    image = dockerfile()
+    env, roots = image_env(image, tmp_path, free_port())
+    data = Path(env["NNS_DATA_DIR"])
+    uid = int(image["USER"].split(":")[0])
+    cmd = [shutil.which(image["CMD"][0], path=env["PATH"]), *image["CMD"][1:]]
+    extra, cleanup = {}, None
+    if os.getuid() != 0:
+        data.mkdir(parents=True)
+        data.chmod(0o555)
+        uid = os.getuid()
+    elif _runs_as(uid, env):  # as in the container: a root-owned directory, the image's uid
+        cleanup = Path(tempfile.mkdtemp(prefix="nns-ro-"))  # tmp_path's parents are 0700
+        cleanup.chmod(0o755)
+        data = cleanup / "data"
+        data.mkdir()
+        env["NNS_DATA_DIR"] = str(data)
+        extra = {"user": uid, "group": uid, "extra_groups": []}
+    else:  # root, and this checkout is not readable by that uid: a lock path root cannot open
+        (data / ".bootstrap.lock").mkdir(parents=True)
+        uid = 0
+    try:
+        out = subprocess.run(
+            cmd, env=env, cwd=data, capture_output=True, text=True, timeout=60, **extra
+        )
+    finally:
+        if cleanup:
+            shutil.rmtree(cleanup)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert out.stderr == "" and "Traceback" not in out.stdout
+    [line] = out.stdout.splitlines()
+    record = json.loads(line)
+    assert record["level"] == "ERROR" and record["uid"] == uid
+    assert record["path"].startswith(str(data)), record
+    assert str(data) in record["message"] and f"uid {uid}" in record["message"]
+    assert "NNS_DATA_DIR" in record["message"]
+
+
+def _runs_as(uid: int, env: dict) -> bool:
+    """Return True if `uid` can import the service from this checkout with this interpreter."""
+    probe = [sys.executable, "-c", "import service.web.serve"]
+    kwargs = {"user": uid, "group": uid, "extra_groups": []}
+    try:
+        done = subprocess.run(probe, env=env, cwd="/", capture_output=True, **kwargs)
+        return done.returncode == 0
+    except OSError:  # e.g. the interpreter lives under a directory only root may enter
+        return False
+
+
+@pytest.mark.process
+def test_image_cmd_with_a_taken_port_names_nns_bind_and_trains_nothing(tmp_path):
+    image = dockerfile()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env, roots = image_env(image, tmp_path, port)
+        cmd = [shutil.which(image["CMD"][0], path=env["PATH"]), *image["CMD"][1:]]
+        out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    [line] = out.stdout.splitlines()
+    record = json.loads(line)
+    assert f"127.0.0.1:{port} (NNS_BIND)" in record["message"], record
+    assert "already in use" in record["message"]
+    assert not (Path(env["NNS_DATA_DIR"]) / "models").exists(), "trained before failing"
