@@ -108,6 +108,7 @@ for _ in $(seq 240); do
 done
 [ "$status" = succeeded ] || fail "training job still $status after 120 s"
 version="$(field result.version <<<"$state")"
+succeeded=$SECONDS
 step "job succeeded: version $version"
 
 for id in "${api_ids[@]}"; do
@@ -119,6 +120,7 @@ for id in "${api_ids[@]}"; do
     [ "$(field version <<<"${answer#* }")" = "$version" ] || fail "$(name "$id") serves: $answer"
     step "$(name "$id") POST /predict: $answer"
 done
+step "every replica served version $version within $((SECONDS - succeeded)) s of the job's success"
 after="$(through_lb after "$((3 * apis))")"
 step "predict x$((3 * apis)) through nginx, versions: $after (over $(upstreams after))"
 [ "$after" = "$((3 * apis)) x version $version" ] || fail "not every answer through nginx is version $version"

@@ -3,8 +3,8 @@
 # returns for the API service changes. nginx resolves upstream names only when it loads its
 # configuration (open-source nginx 1.27.3+ can re-resolve by itself: `server api:8000 resolve`).
 set -u
-upstream=${NNS_LB_UPSTREAM:-api}
-every=${NNS_LB_RESOLVE_EVERY:-3}
+upstream=${LB_UPSTREAM:-api}
+every=${LB_RESOLVE_EVERY:-3}
 
 replicas() { getent ahostsv4 "$upstream" | awk '{ print $1 }' | sort -u | tr '\n' ' '; }
 say() { printf '{"logger":"nginx-run","message":"%s"}\n' "$*"; }

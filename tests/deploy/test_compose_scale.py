@@ -107,7 +107,7 @@ def test_run_sh_reloads_nginx_when_the_replicas_change_and_quits_it_on_sigterm(t
     )
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "NNS_LB_RESOLVE_EVERY": "0.1"}
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "LB_RESOLVE_EVERY": "0.1"}
     proc = subprocess.Popen(
         ["sh", str(NGINX / "run.sh")],
         env=env,
