@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 BUILTIN = ("diabetes", "xor", "moons")
+MOONS_SAMPLES, MOONS_NOISE = 500, 0.2  # moons' defaults everywhere (CLI, HTTP, jobs)
 
 # The product's seed table: smoking, obesity, exercise -> diabetic.
 DIABETES_FEATURES = ["smoking", "obesity", "exercise"]
@@ -59,7 +60,9 @@ def xor() -> Dataset:
     return Dataset(["x1", "x2"], "y", X, np.array([0.0, 1.0, 1.0, 0.0]))
 
 
-def make_moons(n_samples: int = 500, noise: float = 0.2, *, seed: int = 0) -> Dataset:
+def make_moons(
+    n_samples: int = MOONS_SAMPLES, noise: float = MOONS_NOISE, *, seed: int = 0
+) -> Dataset:
     """Return two interleaving half circles with Gaussian noise, as scikit-learn draws them."""
     if n_samples < 2:
         raise DatasetError("moons needs at least 2 samples")
@@ -82,7 +85,9 @@ def make_moons(n_samples: int = 500, noise: float = 0.2, *, seed: int = 0) -> Da
     return Dataset(["x1", "x2"], "label", X[order], y[order])
 
 
-def builtin(name: str, *, samples: int = 500, noise: float = 0.2, seed: int = 0) -> Dataset:
+def builtin(
+    name: str, *, samples: int = MOONS_SAMPLES, noise: float = MOONS_NOISE, seed: int = 0
+) -> Dataset:
     """Return the built-in dataset called `name`."""
     if name == "diabetes":
         return diabetes()

@@ -1,9 +1,6 @@
-"""A loaded model version: its network, scaler and request validator, ready to predict."""
+"""A loaded model version: its network, scaler and feature rule, ready to predict."""
 
 from __future__ import annotations
-
-from itertools import chain
-from operator import itemgetter
 
 import numpy as np
 import orjson
@@ -11,140 +8,106 @@ from pydantic import ValidationError
 
 from model_store import Artifact
 
+from ..data.features import FeatureSet
+from ..errors import InvalidInput, from_validation
 from ..nn import MLP, Standardizer
-from ..web.errors import from_validation
-from ..web.schemas import predict_request
-
-# An all-0/1 model has 2**n_features possible rows; up to 12 features they all fit here.
-SINGLE_ROW_CACHE = 4096
+from ..training.metadata import ModelMeta
 
 
-def _class_value(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value
+class NonFiniteOutput(InvalidInput):
+    """The network's output overflowed for some rows: their inputs are far outside training."""
+
+    def __init__(self, rows: list[int]) -> None:
+        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        super().__init__(
+            f"no finite prediction for row{'s' if len(rows) > 1 else ''} {shown}: the values "
+            "are too far outside the range the model was trained on"
+        )
+        self.rows = rows
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
 
 
 class Predictor:
     """Predict with one immutable model version."""
 
     def __init__(self, artifact: Artifact, max_batch: int) -> None:
-        meta = artifact.meta
-        self.name, self.version, self.meta = artifact.model, artifact.version, meta
-        self.features = [f["name"] for f in meta["features"]]
-        self.task = meta["task"]
-        self.classes = [_class_value(c) for c in meta.get("classes") or []]
-        self.net = MLP.from_config(meta["architecture"], artifact.arrays)
-        self.scaler = Standardizer.from_dict(meta["normalisation"])
-        self.request = predict_request(self.name, meta["features"], max_batch)
+        self.meta = ModelMeta.model_validate(artifact.meta)
+        self.name, self.version = artifact.model, artifact.version
+        self.task = self.meta.task
+        self.classes = self.meta.classes or []
+        self.features = FeatureSet(self.meta.features)
+        self.net = MLP.from_config(self.meta.architecture.model_dump(), artifact.arrays)
+        self.scaler = Standardizer.from_dict(self.meta.normalisation.model_dump())
+        self.request = self.features.request_adapter(_camel(self.name), max_batch)
         self.max_batch = max_batch
-        one = self.features[0]
-        self._row_values = itemgetter(*self.features) if len(self.features) > 1 else (
-            lambda row: (row[one],)
-        )  # fmt: skip
-        self._binary = [f["type"] == "binary" for f in meta["features"]]
-        # Single-row answers by the row's bytes, for models whose inputs are all 0/1 (a finite
-        # domain): the forward pass on one row costs more than the rest of the request.
-        self._single: dict[bytes, dict] | None = {} if all(self._binary) else None
+        self._labels = np.array(self.classes, dtype=object) if self.classes else None
 
     def parse(self, body: bytes) -> tuple[np.ndarray, bool]:
-        """Validate a raw predict body; return X: (n, n_features) and whether it was one row."""
-        if b'"instances"' in body:
-            X = self._plain_batch(body)
-            if X is not None:
-                return X, False
+        """Validate a raw predict body; return X: (n, width) and whether it was one row."""
+        X = self._plain(body)
+        if X is not None:
+            return X
         try:
             data = self.request.validate_json(body)
         except ValidationError as exc:
             raise from_validation(exc, strip=1) from None
         single = "instances" not in data
-        rows = [data] if single else data["instances"]
-        # Validated rows are dicts in feature order, so their values, chained, are the matrix;
-        # fromiter reads them in one pass (np.array on a list of tuples costs twice as much).
-        values = chain.from_iterable(map(dict.values, rows))
-        X = np.fromiter(values, dtype=np.float64, count=len(rows) * len(self.features))
-        return X.reshape(len(rows), len(self.features)), single
+        return self.features.encode_rows([data] if single else data["instances"]), single
 
-    def _plain_batch(self, body: bytes) -> np.ndarray | None:
-        """Return X for a batch that is plainly valid, else None and pydantic decides.
+    def _plain(self, body: bytes) -> tuple[np.ndarray, bool] | None:
+        """Read a plainly valid body with orjson and the feature rule; None: let pydantic decide.
 
-        orjson and a few set and NumPy checks cost half of pydantic's validation of a large
-        batch. They accept only bodies pydantic accepts, with the same values: an exact key
-        set, finite JSON numbers (no bool, string or null), 0 or 1 for 0/1 features.
+        orjson and the vectorised checks cost half of pydantic's validation of a large batch;
+        they accept only bodies pydantic accepts, with the same values.
         """
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
-        rows = data.get("instances") if type(data) is dict and len(data) == 1 else None
-        if type(rows) is not list or not 0 < len(rows) <= self.max_batch:
+        if type(data) is not dict:
             return None
-        width = len(self.features)
-        try:
-            # Rows of `width` entries that have every feature are dicts with exactly those keys.
-            if set(map(len, rows)) != {width}:
+        if len(data) == 1 and "instances" in data:
+            rows = data["instances"]
+            if type(rows) is not list or not 0 < len(rows) <= self.max_batch:
                 return None
-            values = list(chain.from_iterable(map(self._row_values, rows)))
-        except (TypeError, KeyError):
-            return None
-        if not set(map(type, values)) <= {int, float}:
-            return None
-        X = np.array(values, dtype=np.float64).reshape(len(rows), width)
-        binary = X[:, self._binary]
-        if not (np.isfinite(X).all() and ((binary == 0) | (binary == 1)).all()):
-            return None
-        return X
+            X = self.features.plain_rows(rows)
+            return None if X is None else (X, False)
+        X = self.features.plain_rows([data])
+        return None if X is None else (X, True)
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
-        """Return the network outputs for raw features. X: (n, n_features) -> (n, n_outputs)."""
-        return self.net.predict(self.scaler.transform(X))
+        """Return the network outputs for encoded features. X: (n, width) -> (n, n_outputs).
+
+        Raises NonFiniteOutput naming the rows whose outputs overflowed.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.net.predict(self.scaler.transform(X))
+            finite = np.isfinite(out).all(axis=1)
+        if not finite.all():
+            raise NonFiniteOutput(np.flatnonzero(~finite).tolist())
+        return out
+
+    def labels(self, out: np.ndarray) -> tuple[np.ndarray, list]:
+        """Return (class index, label) per row of classifier outputs. out: (n, n_outputs)."""
+        idx = self.net.class_indices(out)
+        return idx, self._labels[idx].tolist()
 
     def predictions(self, X: np.ndarray) -> list[dict]:
         """Return one JSON-ready prediction per row of X, from one vectorised forward pass."""
-        if self._single is None or len(X) != 1:
-            return self._predictions(X)
-        key = X.tobytes()
-        answer = self._single.get(key)
-        if answer is None:
-            answer = self._predictions(X)[0]  # the same computation as an uncached row
-            if len(self._single) < SINGLE_ROW_CACHE:
-                self._single[key] = answer
-        return [{**answer}]
-
-    def _predictions(self, X: np.ndarray) -> list[dict]:
         out = self.outputs(X)
         if self.task == "regression":
             return [{"prediction": v} for v in out[:, 0].tolist()]
-        idx = self.net.class_indices(out)
-        if self.task == "binary":  # classes are 0 and 1, so the index is the label
+        idx, labels = self.labels(out)
+        if self.task == "binary":
             return [
                 {"label": lab, "probability": q}
-                for lab, q in zip(idx.tolist(), out[:, 0].tolist(), strict=True)
+                for lab, q in zip(labels, out[:, 0].tolist(), strict=True)
             ]
         best = out[np.arange(len(idx)), idx].tolist()
         return [
-            {"label": self.classes[i], "probability": q, "probabilities": row}
-            for i, q, row in zip(idx.tolist(), best, out.tolist(), strict=True)
+            {"label": lab, "probability": q, "probabilities": row}
+            for lab, q, row in zip(labels, best, out.tolist(), strict=True)
         ]
-
-    def card(self) -> dict:
-        """Return the model card of this version (without the current pointer)."""
-        m = self.meta
-        history = m.get("history", {})
-        return {
-            "name": self.name,
-            "version": self.version,
-            "task": self.task,
-            "features": m["features"],
-            "target": m["target"],
-            "classes": m.get("classes"),
-            "architecture": m["architecture"],
-            "metrics": m.get("metrics", {}),
-            "training": {
-                "hyperparameters": m.get("hyperparameters", {}),
-                "data": m.get("data", {}),
-                "epochs_run": history.get("epochs_run"),
-                "best_epoch": history.get("best_epoch"),
-                "seconds": history.get("seconds"),
-                "final_loss": m.get("metrics", {}).get("final_loss"),
-            },
-            "created_at": m.get("created_at", ""),
-        }

@@ -9,7 +9,7 @@ from collections import OrderedDict
 
 from model_store import ModelNotFound, ModelStore, StoreError, VersionNotFound, validate_name
 
-from ..web.errors import ApiError
+from ..errors import ModelUnavailable
 from .predictor import Predictor
 
 log = logging.getLogger("service.serving.registry")
@@ -116,7 +116,7 @@ class Registry:
         if version is None or (current is not None and current.version == version):
             if current is None:
                 if name in self.errors:
-                    raise ApiError(503, self.errors[name], code="model_unavailable")
+                    raise ModelUnavailable(self.errors[name])
                 raise ModelNotFound(f"model {name!r} not found")
             return current
         key = (name, version)

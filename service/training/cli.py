@@ -1,4 +1,8 @@
-"""The offline training command: `nns-train` and `python scripts/train.py`."""
+"""The offline training command: `nns-train` and `python scripts/train.py`.
+
+Its flags are generated from the training spec (service/training/spec.py): one flag per field,
+with the field's description as help and its choices; values are validated by the spec.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,20 @@ import argparse
 import json
 import sys
 import time
+import typing
 
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
-from model_store import ModelStore, StoreError, validate_name
+from model_store import ModelStore, StoreError
 
 from ..data import datasets
 from ..settings import get_settings
-from .pipeline import Hyperparameters, train_model
+from .pipeline import train_model
+from .spec import FLAT_FIELDS, Hyperparameters, TrainSpec, flat_loc, from_flat
+
+ALIASES = {"learning_rate": ["--lr"]}  # short forms kept from the first release
+CLI_ONLY_HTTP = ("promote", "timeout")  # spec fields the command sets another way (or not)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,64 +31,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _hidden(text: str) -> list[int]:
-    if text.strip().lower() in ("none", ""):
-        return []
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid --hidden {text!r}: use widths like 4 or 64,64, or none"
-        ) from None
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add(parser, name: str, info: FieldInfo, group=None) -> None:
+    """Add the flag of one spec field; its value stays a string until the spec validates it."""
+    choices = _choices(info.annotation)
+    (group or parser).add_argument(
+        flag(name), *ALIASES.get(name, []), dest=name, choices=choices, help=info.description
+    )
+
+
+def _choices(annotation) -> list[str] | None:
+    """Return the values of a Literal (or Literal | None) annotation, else None."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is typing.Literal:
+            return list(typing.get_args(arg))
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the parser; defaults left as None fall back to `Hyperparameters`."""
+    """Return the parser: every spec field a flag, plus where the data and the store are."""
     p = _Parser(prog="nns-train", description="Train a network and publish it to the model store.")
-    p.add_argument("--model", help="model name (default: the dataset's name)")
+    fields = TrainSpec.model_fields
     src = p.add_mutually_exclusive_group()
-    src.add_argument(
-        "--dataset", choices=datasets.BUILTIN, help="built-in dataset (default diabetes)"
-    )
+    _add(p, "model", fields["model"])
+    _add(p, "dataset", fields["dataset"], src)
     src.add_argument("--data", metavar="FILE.csv", help="CSV file with a header row")
-    p.add_argument("--target", help="target column of --data")
-    p.add_argument("--samples", type=int, default=500, help="moons: number of samples")
-    p.add_argument("--noise", type=float, default=0.2, help="moons: noise standard deviation")
-    p.add_argument("--hidden", type=_hidden, help="hidden widths: 4, 64,64 or none")
-    p.add_argument("--activation", choices=["sigmoid", "tanh", "relu", "identity"])
-    p.add_argument("--loss", choices=["bce", "cce", "mse"])
-    p.add_argument("--optimizer", choices=["sgd", "adam"])
-    p.add_argument("--lr", type=float, dest="learning_rate")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--validation-split", type=float)
-    p.add_argument("--patience", type=int)
-    p.add_argument("--momentum", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--dtype", choices=["float64", "float32"])
+    for name in FLAT_FIELDS:
+        if name not in ("model", "dataset", *CLI_ONLY_HTTP):
+            _add(p, name, fields[name])
+    for name, info in Hyperparameters.model_fields.items():
+        _add(p, name, info)
     p.add_argument("--store", help="model store root (default: NNS_MODEL_STORE or data/models)")
     p.add_argument("--no-promote", action="store_true", help="publish without making it current")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     return p
-
-
-HYPER_FLAGS = [
-    "hidden",
-    "activation",
-    "loss",
-    "optimizer",
-    "learning_rate",
-    "epochs",
-    "batch_size",
-    "seed",
-    "validation_split",
-    "patience",
-    "momentum",
-    "weight_decay",
-    "dtype",
-]
-FLAG_NAMES = {"learning_rate": "--lr"}
 
 
 class ProgressBar:
@@ -115,6 +104,20 @@ def _summary(result, elapsed: float) -> str:
     )
 
 
+def _spec(args: argparse.Namespace) -> TrainSpec:
+    """Validate the flags as a TrainSpec; the model defaults to the dataset's name."""
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    flat = {k: v for k, v in given.items() if k in TrainSpec.model_fields or k in _HYPER}
+    if not args.data:
+        flat.setdefault("dataset", "diabetes")
+    flat.setdefault("model", flat.get("dataset"))
+    flat["promote"] = not args.no_promote
+    return from_flat(flat)
+
+
+_HYPER = set(Hyperparameters.model_fields)
+
+
 def train_main(argv: list[str] | None = None) -> int:
     """Run the training command; return the process exit status."""
     args = build_parser().parse_args(argv)
@@ -122,40 +125,36 @@ def train_main(argv: list[str] | None = None) -> int:
         return _fail("--data needs --target COLUMN")
     if args.target and not args.data:
         return _fail("--target only applies to --data")
-    dataset_name = args.dataset or ("diabetes" if not args.data else None)
-    name = args.model or dataset_name
-    if not name:
+    if args.data and not args.model:
         return _fail("--model NAME is required with --data")
-    given = {k: getattr(args, k) for k in HYPER_FLAGS if getattr(args, k) is not None}
     try:
-        validate_name(name)
-        params = Hyperparameters(**given)
+        spec = _spec(args)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = flat_loc(err["loc"])
+        if not loc:
+            return _fail(err["msg"].removeprefix("Value error, "))
+        return _fail(f"invalid {ALIASES.get(loc[0], [flag(str(loc[0]))])[0]}: {err['msg']}")
+    try:
         if args.data:
-            data = datasets.from_csv_file(args.data, args.target)
+            data = datasets.from_csv_file(args.data, spec.target)
         else:
-            data = datasets.builtin(
-                dataset_name, samples=args.samples, noise=args.noise, seed=params.seed
-            )
+            data = datasets.builtin(spec.dataset, **spec.moons, seed=spec.hyperparameters.seed)
         store = ModelStore(args.store or get_settings().store_root)
         started = time.perf_counter()
         result = train_model(
             data,
-            params,
+            spec.hyperparameters,
             store,
-            name,
-            promote=not args.no_promote,
+            spec.model,
+            promote=spec.promote,
             progress=None if args.json else ProgressBar(),
-            source=args.data or f"dataset:{dataset_name}",
+            source=args.data or f"dataset:{spec.dataset}",
         )
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "hyperparameters"
-        flag = FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
-        return _fail(f"{flag}: {err['msg']}")
     except (ValueError, StoreError) as exc:  # DatasetError is a ValueError
         return _fail(str(exc))
     if args.json:
-        out = {"model": name, "version": result.version, "metrics": result.metrics}
+        out = {"model": spec.model, "version": result.version, "metrics": result.metrics}
         print(json.dumps({**out, "promoted": result.promoted, "store": result.store}))
     else:
         print(_summary(result, time.perf_counter() - started))

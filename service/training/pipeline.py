@@ -6,58 +6,19 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from model_store import CorruptArtifact, ModelNotFound, ModelStore, VersionNotFound
 
 from ..data.datasets import Dataset, DatasetError
+from ..data.features import FeatureSet, FeatureSpec
 from ..nn import MLP, OUTPUT_FOR_LOSS, Standardizer, fit
+from .metadata import TASK_FOR_LOSS, ModelMeta
 from .plots import loss_curve_png
+from .spec import Hyperparameters
 
-TASK_FOR_LOSS = {"bce": "binary", "cce": "multiclass", "mse": "regression"}
 HISTORY_POINTS = 200  # loss curve samples kept in model.json
-
-
-def _integral(value: Any) -> Any:
-    """Turn 3.0 into 3 (an integer to JSON Schema); leave the rest to the int check."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-# Strings parse in lax mode (CSV query values); JSON bodies are validated strictly: no "3".
-Count = Annotated[int, BeforeValidator(_integral)]
-Positive = Annotated[int, Field(ge=1), BeforeValidator(_integral)]  # this order keeps "minimum"
-
-
-class Hyperparameters(BaseModel):
-    """How to train; each field matches a flag of scripts/train.py."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    hidden: list[Count] = Field([4], description="Hidden layer widths; [] is a perceptron.")
-    activation: Literal["sigmoid", "tanh", "relu", "identity"] = "sigmoid"
-    loss: Literal["bce", "cce", "mse"] = Field(
-        "bce", description="bce: binary classification, cce: multiclass, mse: regression."
-    )
-    optimizer: Literal["sgd", "adam"] = "adam"
-    learning_rate: float = Field(0.05, gt=0, le=10, allow_inf_nan=False)
-    epochs: Count = Field(2000, ge=1)
-    batch_size: Positive | None = Field(None, description="None trains on the full batch.")
-    seed: Count = Field(1, ge=0, le=2**32 - 1)
-    validation_split: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)
-    patience: Positive | None = Field(None, description="Early-stopping patience in epochs.")
-    momentum: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)
-    weight_decay: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
-    dtype: Literal["float64", "float32"] = "float64"
-
-    @field_validator("hidden")
-    @classmethod
-    def _positive_widths(cls, widths: list[int]) -> list[int]:
-        if any(w < 1 for w in widths):
-            raise ValueError("hidden layer widths must be >= 1")
-        return widths
 
 
 class TrainingDiverged(ValueError):
@@ -78,23 +39,24 @@ class TrainResult:
 Progress = Callable[[int, int, float], None]  # (epoch, epochs, loss)
 
 
-def feature_specs(data: Dataset) -> list[dict]:
-    """Describe each feature for the model card and request validation."""
+def feature_specs(data: Dataset) -> list[FeatureSpec]:
+    """Type each feature from its training values: 0/1 columns are binary, the rest numeric."""
     specs = []
     for name, column in zip(data.features, data.X.T, strict=True):
         binary = bool(np.isin(column, (0.0, 1.0)).all())
         specs.append(
-            {
-                "name": name,
-                "type": "binary" if binary else "numeric",
-                "min": float(column.min()),
-                "max": float(column.max()),
-            }
+            FeatureSpec(
+                name=name,
+                type="binary" if binary else "numeric",
+                min=float(column.min()),
+                max=float(column.max()),
+                values=[0, 1] if binary else None,
+            )
         )
     return specs
 
 
-def encode_target(data: Dataset, loss: str) -> tuple[np.ndarray, list[float] | None]:
+def encode_target(data: Dataset, loss: str) -> tuple[np.ndarray, list | None]:
     """Turn the raw target into what the loss expects, with the class values if any."""
     y = data.y
     if loss == "mse":
@@ -107,20 +69,20 @@ def encode_target(data: Dataset, loss: str) -> tuple[np.ndarray, list[float] | N
             raise DatasetError(
                 f"target {data.target!r} must be 0 or 1 for loss 'bce'; use 'cce' for more classes"
             )
-        return y, [0.0, 1.0]
+        return y, [0, 1]
     if not np.array_equal(classes, np.round(classes)):
         raise DatasetError(f"target {data.target!r} must hold whole-number classes for loss 'cce'")
-    return np.searchsorted(classes, y), [float(c) for c in classes]
+    return np.searchsorted(classes, y), [int(c) for c in classes]
 
 
-def check_features(store: ModelStore, name: str, specs: list[dict]) -> None:
+def check_features(store: ModelStore, name: str, specs: list[FeatureSpec]) -> None:
     """Refuse data whose features differ from the model's current version."""
     try:
-        current = store.read_meta(name, store.current_version(name))
-    except (ModelNotFound, VersionNotFound, CorruptArtifact):
+        current = ModelMeta.model_validate(store.read_meta(name, store.current_version(name)))
+    except (ModelNotFound, VersionNotFound, CorruptArtifact, ValueError):
         return  # nothing trustworthy to compare with: the new version defines the features
-    have = [f["name"] for f in current["features"]]
-    got = [f["name"] for f in specs]
+    have = [f.name for f in current.features]
+    got = [f.name for f in specs]
     if have != got:
         missing = [f for f in have if f not in got]
         extra = [f for f in got if f not in have]
@@ -175,8 +137,9 @@ def train_model(
     y, classes = encode_target(data, params.loss)
     rng = np.random.default_rng(params.seed)
     train_idx, val_idx = _split(len(y), params.validation_split, rng)
-    scaler = Standardizer.fit(data.X[train_idx])
-    X = scaler.transform(data.X)
+    inputs = FeatureSet(specs).encode(list(data.X.T))  # the rule serving applies to requests
+    scaler = Standardizer.fit(inputs[train_idx])
+    X = scaler.transform(inputs)
     n_out = len(classes) if params.loss == "cce" else 1
     net = MLP(
         X.shape[1],
@@ -217,21 +180,28 @@ def train_model(
             callback=on_epoch,
         )
     seconds = time.perf_counter() - started
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(net.predict(X)).all()
+    if not finite:  # serving would have to refuse every answer this network gives
+        raise TrainingDiverged(
+            "training produced a network whose outputs are not finite on its own data; "
+            "try a lower learning rate"
+        )
     idx, split = (val_idx, "validation") if val_idx.size else (train_idx, "training")
     metrics = _metrics(net, X[idx], y[idx], params.loss, split)
     metrics["final_loss"] = float(history.loss[-1])
     step = max(1, len(history.loss) // HISTORY_POINTS)
-    meta = {
-        "features": specs,
-        "target": data.target,
-        "task": TASK_FOR_LOSS[params.loss],
-        "classes": classes,
-        "architecture": net.config(),
-        "normalisation": scaler.to_dict(),
-        "hyperparameters": params.model_dump(),
-        "data": {**fingerprint(data), "source": source},
-        "metrics": metrics,
-        "history": {
+    meta = ModelMeta(
+        features=specs,
+        target=data.target,
+        task=TASK_FOR_LOSS[params.loss],
+        classes=classes,
+        architecture=net.config(),
+        normalisation=scaler.to_dict(),
+        hyperparameters=params.model_dump(),
+        data={**fingerprint(data), "source": source},
+        metrics=metrics,
+        history={
             "epochs_run": history.epochs_run,
             "best_epoch": history.best_epoch,
             "seconds": round(seconds, 4),
@@ -239,8 +209,10 @@ def train_model(
             "loss": [float(v) for v in history.loss[::step]],
             "val_loss": [float(v) for v in history.val_loss[::step]],
         },
-    }
+    )
     png = loss_curve_png(history.loss, history.val_loss, f"{name}: {params.loss} loss")
     attachments = {"loss.png": png} if png else None
-    version = store.publish(name, net.get_weights(), meta, promote=promote, attachments=attachments)
+    version = store.publish(
+        name, net.get_weights(), meta.to_store(), promote=promote, attachments=attachments
+    )
     return TrainResult(name, version, metrics, promote, str(store.root))

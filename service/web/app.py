@@ -14,7 +14,7 @@ from model_store import ModelStore
 from ..serving.registry import Registry
 from ..settings import Settings, get_settings
 from . import errors, logs, metrics
-from .routes import BLUEPRINTS, OPENAPI_PATHS
+from .routes import BLUEPRINTS
 
 log = logging.getLogger("service.web.app")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -42,7 +42,6 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         {
             "nns.settings": settings,
             "nns.registry": registry,
-            "nns.openapi_paths": list(OPENAPI_PATHS),
         }
     )
     for blueprint in BLUEPRINTS:
@@ -52,7 +51,12 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.wsgi_app = _Bookkeeping(app.wsgi_app)
     log.info(
         "app ready",
-        extra={"store": str(settings.store_root), "models": sorted(registry.current)},
+        extra={
+            "store": str(settings.store_root),
+            "models": sorted(registry.current),
+            # Operators see at once whether /train and promotion work (NNS_ADMIN_TOKEN).
+            "admin_endpoints": "on" if settings.token else "off: set NNS_ADMIN_TOKEN",
+        },
     )
     return app
 

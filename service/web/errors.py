@@ -1,15 +1,19 @@
-"""One error shape for every failure, and the handlers that produce it."""
+"""One error shape for every failure, and the one set of handlers that produces it.
+
+Domain errors (service.errors.ServiceError) carry their status; model store errors are mapped
+here, because the store knows nothing of HTTP; werkzeug's own errors keep theirs.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Flask, g
-from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from model_store import CorruptArtifact, InvalidName, ModelNotFound, StoreError, VersionNotFound
 
+from ..errors import ModelUnavailable, NotFound, ServiceError
 from .jsonio import json_response
 
 log = logging.getLogger("service.web.errors")
@@ -28,45 +32,26 @@ CODES = {
 }
 
 
-class ApiError(Exception):
-    """An error with its HTTP status; `details` lists the offending fields."""
+class ApiError(ServiceError):
+    """An error of the HTTP exchange itself (content type, token, method), with its status."""
 
     def __init__(
         self, status: int, message: str, *, code: str | None = None, details: list | None = None
     ):
-        super().__init__(message)
-        self.status, self.message = status, message
-        self.code = code or CODES.get(status, "error")
+        super().__init__(message, status=status, code=code or CODES.get(status, "error"))
         self.details = details or []
 
 
-def pydantic_details(exc: ValidationError, strip: int = 0) -> list[dict]:
-    """Return the errors without the submitted values; drop `strip` leading loc parts."""
-    return [
-        {"loc": list(e["loc"][strip:]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
-
-
-def from_validation(exc: ValidationError, strip: int = 0) -> ApiError:
-    """Map a pydantic failure on a raw body: broken JSON is 400, bad content 422."""
-    details = pydantic_details(exc, strip)
-    if any(d["type"] == "json_invalid" for d in details):
-        return ApiError(400, "request body is not valid JSON", details=details)
-    n = len(details)
-    return ApiError(422, f"{n} invalid field{'s' if n != 1 else ''}", details=details)
-
-
-def from_store(exc: StoreError) -> ApiError:
-    """Map a model store failure to its status."""
+def from_store(exc: StoreError) -> ServiceError:
+    """Map a model store failure to a domain error with its status."""
     if isinstance(exc, InvalidName | ModelNotFound | VersionNotFound):
-        return ApiError(404, str(exc))
+        return NotFound(str(exc))
     if isinstance(exc, CorruptArtifact):
-        return ApiError(503, str(exc), code="model_unavailable")
-    return ApiError(500, "model store error")
+        return ModelUnavailable(str(exc))
+    return ServiceError("model store error")
 
 
-def error_response(err: ApiError):
+def error_response(err: ServiceError):
     body = {
         "error": err.message,
         "code": err.code,
@@ -79,8 +64,8 @@ def error_response(err: ApiError):
 def register(app: Flask) -> None:
     """Install the handlers that turn every exception into the one error shape."""
 
-    @app.errorhandler(ApiError)
-    def _api(err: ApiError):
+    @app.errorhandler(ServiceError)
+    def _service(err: ServiceError):
         return error_response(err)
 
     @app.errorhandler(StoreError)

@@ -1,15 +1,30 @@
-"""The OpenAPI 3.1 document, generated from the pydantic models that validate requests."""
+"""The OpenAPI 3.1 document, generated from the app's URL map and each view's declaration.
+
+Every view declares itself with `@describe(...)`: a summary, its request body and responses as
+the pydantic models that validate and build them, and its error statuses. `admin_required`
+marks the secured ones. A route without a declaration makes `build` fail, so the document, the
+security test and the fuzzer can never miss one. Written by hand rather than with spectree or
+flask-openapi3: predict bodies are generated per served model at request time, and V2 and CSV
+bodies are not JSON, which both libraries would have to be worked around for.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import schemas
+from ..serving.predictor import Predictor
+from .auth import is_secured
+from .schemas import ErrorBody
 
 REF = "#/components/schemas/{model}"
+VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # a Flask rule's <converter:name>
+OPERATION = "nns_operation"  # the attribute `describe` sets on a view
 ERROR_TEXT = {
     400: "Body is not valid JSON.",
     401: "Missing or wrong bearer token.",
@@ -22,89 +37,138 @@ ERROR_TEXT = {
     500: "Unexpected server error.",
     503: "Not ready, or the feature is disabled.",
 }
-STATIC_MODELS: list[type[BaseModel]] = [
-    schemas.ErrorBody,
-    schemas.PredictResponse,
-    schemas.ModelList,
-    schemas.ModelCard,
-    schemas.Health,
-    schemas.PromoteRequest,
-    schemas.TrainRequest,
-    schemas.JobAccepted,
-    schemas.JobStatus,
-]
+PATH_PARAMS = {
+    "name": ({"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}, "Model name."),
+    "version": ({"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}, "Model version."),
+    "job_id": ({"type": "string", "pattern": "^[0-9a-f]{32}$"}, "Job id."),
+}
+PREDICT_DEFAULT, PREDICT_ANY = "predict:default", "predict:any"  # bodies built per served model
+
+Schema = type[BaseModel] | dict | str | None  # a model, a raw schema, a predict sentinel, none
+
+
+class UndocumentedRoute(LookupError):
+    """A route has no `@describe` declaration."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the document says about one view."""
+
+    summary: str
+    ok: dict[int, tuple[str, Schema]]
+    errors: tuple[int, ...] = ()
+    body: Schema = None
+    content: dict[str, dict] = field(default_factory=dict)  # more request media types
+    params: tuple[dict, ...] = ()  # query and header parameters
+    tag: str | None = None
+    headers: dict[int, dict] = field(default_factory=dict)  # response headers by status
+    media: str = "application/json"  # of the `ok` responses
+    ok_content: dict[str, dict] = field(default_factory=dict)  # more media types of those
+    error_text: dict[int, str] = field(default_factory=dict)
+
+
+def describe(summary: str, ok: dict[int, tuple[str, Schema]], errors=(), **kw):
+    """Declare a view's operation for the document (see `Operation`)."""
+
+    def mark(view):
+        setattr(view, OPERATION, Operation(summary, ok, tuple(errors), **kw))
+        return view
+
+    return mark
 
 
 def ref(name: str) -> dict:
     return {"$ref": REF.format(model=name)}
 
 
-def json_content(schema: dict) -> dict:
-    return {"application/json": {"schema": schema}}
+class _Builder:
+    """Collect component schemas while operations are described."""
+
+    def __init__(self, predictors: dict[str, Predictor], default_model: str) -> None:
+        self.models: dict[str, type[BaseModel]] = {}
+        self.extra: dict[str, dict] = {}
+        bodies = []
+        for name in sorted(predictors):
+            schema = predictors[name].request.json_schema(ref_template=REF)
+            self.extra.update(schema.pop("$defs", {}))
+            self.extra[f"{name}.PredictRequest"] = schema
+            bodies.append(ref(f"{name}.PredictRequest"))
+        self.any_body = {"anyOf": bodies} if bodies else {"type": "object"}
+        in_store = default_model in predictors
+        self.default_body = ref(f"{default_model}.PredictRequest") if in_store else self.any_body
+
+    def schema(self, spec: Schema) -> dict:
+        if isinstance(spec, type) and issubclass(spec, BaseModel):
+            self.models[spec.__name__] = spec
+            return ref(spec.__name__)
+        if spec == PREDICT_DEFAULT:
+            return self.default_body
+        if spec == PREDICT_ANY:
+            return self.any_body
+        return spec if isinstance(spec, dict) else {}
+
+    def operation(self, op: Operation, params: list[str], secured: bool) -> dict:
+        responses: dict[str, Any] = {}
+        for status, (text, spec) in op.ok.items():
+            responses[str(status)] = {"description": text}
+            if spec is not None:
+                media = op.media if status < 300 else "application/json"
+                content = {media: {"schema": self.schema(spec)}}
+                responses[str(status)]["content"] = content | (
+                    op.ok_content if status < 300 else {}
+                )
+            if status in op.headers:
+                responses[str(status)]["headers"] = op.headers[status]
+        errors = {*op.errors, 405, 500} | ({401, 503} if secured else set())
+        for status in sorted(errors - set(op.ok)):
+            text = op.error_text.get(status, ERROR_TEXT[status])
+            body = {"application/json": {"schema": self.schema(ErrorBody)}}
+            responses[str(status)] = {"description": text, "content": body}
+        out: dict[str, Any] = {"summary": op.summary, "responses": responses}
+        if op.tag:
+            out["tags"] = [op.tag]
+        parameters = [_path_param(p) for p in params] + list(op.params)
+        if parameters:
+            out["parameters"] = parameters
+        if op.body is not None or op.content:
+            content = {"application/json": {"schema": self.schema(op.body)}} if op.body else {}
+            out["requestBody"] = {"required": True, "content": {**content, **op.content}}
+        if secured:
+            out["security"] = [{"bearer": []}]
+        return out
+
+    def components(self) -> dict:
+        listed = [(m, "validation") for m in self.models.values()]
+        _, defs = models_json_schema(listed, ref_template=REF)
+        return {**defs.get("$defs", {}), **self.extra}
 
 
-def operation(
-    summary: str,
-    ok: dict[int, tuple[str, dict | None]],
-    errors: tuple[int, ...] = (),
-    *,
-    body: dict | None = None,
-    body_content: dict | None = None,
-    params: list[dict] | None = None,
-    secured: bool = False,
-    tag: str | None = None,
-) -> dict:
-    """Describe one operation; `ok` maps status to (description, JSON schema or None)."""
-    responses: dict[str, Any] = {}
-    for status, (text, schema) in ok.items():
-        responses[str(status)] = {"description": text}
-        if schema is not None:
-            responses[str(status)]["content"] = json_content(schema)
-    for status in sorted({*errors, 405, 500}):
-        responses[str(status)] = {
-            "description": ERROR_TEXT[status],
-            "content": json_content(ref("ErrorBody")),
-        }
-    op: dict[str, Any] = {"summary": summary, "responses": responses}
-    if tag:
-        op["tags"] = [tag]
-    if params:
-        op["parameters"] = params
-    if body is not None or body_content is not None:
-        op["requestBody"] = {"required": True, "content": body_content or json_content(body)}
-    if secured:
-        op["security"] = [{"bearer": []}]
-    return op
-
-
-def path_param(name: str, schema: dict, text: str) -> dict:
+def _path_param(name: str) -> dict:
+    schema, text = PATH_PARAMS[name]  # a new path variable needs its schema here
     return {"name": name, "in": "path", "required": True, "schema": schema, "description": text}
 
 
-MODEL_NAME = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}
-VERSION = {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}
-NAME_PARAM = path_param("name", MODEL_NAME, "Model name.")
-VERSION_PARAM = path_param("version", VERSION, "Model version, a positive integer.")
+def operations(app: Flask):
+    """Yield (OpenAPI path, method, view, rule) for every route of the app, static excluded."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint == "static":
+            continue
+        path = VARIABLE.sub(r"{\1}", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield path, method.lower(), app.view_functions[rule.endpoint], rule
 
 
-def build(predictors: dict, default_model: str, extra_paths: list[dict]) -> dict:
-    """Return the whole document; `predictors` maps model name to its loaded Predictor."""
-    _, defs = models_json_schema([(m, "validation") for m in STATIC_MODELS], ref_template=REF)
-    components = dict(defs.get("$defs", {}))
-    bodies = []
-    for name in sorted(predictors):
-        schema = predictors[name].request.json_schema(ref_template=REF)
-        components.update(schema.pop("$defs", {}))
-        components[f"{name}.PredictRequest"] = schema
-        bodies.append(ref(f"{name}.PredictRequest"))
-    any_body = {"anyOf": bodies} if bodies else {"type": "object"}
-    default_body = (
-        ref(f"{default_model}.PredictRequest") if default_model in predictors else any_body
-    )
+def build(app: Flask, predictors: dict[str, Predictor], default_model: str) -> dict:
+    """Return the whole document; `predictors` maps model name to its served Predictor."""
+    builder = _Builder(predictors, default_model)
     paths: dict[str, dict] = {}
-    for fragment in [core_paths(default_body, any_body), *extra_paths]:
-        for path, ops in fragment.items():
-            paths.setdefault(path, {}).update(ops)
+    for path, method, view, rule in operations(app):
+        op = getattr(view, OPERATION, None)
+        if op is None:
+            raise UndocumentedRoute(f"{method.upper()} {rule.rule} has no @describe")
+        params = VARIABLE.findall(rule.rule)
+        paths.setdefault(path, {})[method] = builder.operation(op, params, is_secured(view))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -114,99 +178,7 @@ def build(predictors: dict, default_model: str, extra_paths: list[dict]) -> dict
         },
         "paths": paths,
         "components": {
-            "schemas": components,
+            "schemas": builder.components(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
-
-
-def core_paths(default_body: dict, any_body: dict) -> dict:
-    """Describe the endpoints of the health, models, predict and docs blueprints."""
-    predict_ok = {
-        200: ("Prediction(s) and the version that computed them.", ref("PredictResponse"))
-    }
-    predict_err = (400, 404, 413, 415, 422, 503)
-    text = {"text/plain": {"schema": {"type": "string"}}}
-    return {
-        "/health/live": {"get": operation("Liveness", {200: ("Process is up.", ref("Health"))})},
-        "/health/ready": {
-            "get": operation(
-                "Readiness",
-                {200: ("Every model has a version to serve.", ref("Health"))},
-                (503,),
-            )
-        },
-        "/models": {"get": operation("List models", {200: ("Models.", ref("ModelList"))})},
-        "/models/{name}": {
-            "get": operation(
-                "Model card of the current version",
-                {200: ("Model card.", ref("ModelCard"))},
-                (404, 503),
-                params=[NAME_PARAM],
-            )
-        },
-        "/models/{name}/versions/{version}": {
-            "get": operation(
-                "Model card of one version",
-                {200: ("Model card.", ref("ModelCard"))},
-                (404, 503),
-                params=[NAME_PARAM, VERSION_PARAM],
-            )
-        },
-        "/models/{name}/current": {
-            "put": operation(
-                "Promote or roll back to a version",
-                {200: ("New current version.", {"type": "object"})},
-                (400, 401, 404, 413, 415, 422, 503),
-                body=ref("PromoteRequest"),
-                params=[NAME_PARAM],
-                secured=True,
-            )
-        },
-        "/predict": {
-            "post": operation(
-                "Predict with the default model", predict_ok, predict_err, body=default_body
-            )
-        },
-        "/models/{name}/predict": {
-            "post": operation(
-                "Predict with a model's current version",
-                predict_ok,
-                predict_err,
-                body=any_body,
-                params=[NAME_PARAM],
-            )
-        },
-        "/models/{name}/versions/{version}/predict": {
-            "post": operation(
-                "Predict with a pinned version",
-                predict_ok,
-                predict_err,
-                body=any_body,
-                params=[NAME_PARAM, VERSION_PARAM],
-            )
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics",
-                "responses": {"200": {"description": "Exposition text.", "content": text}},
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3.1.", "content": json_content({})}},
-            }
-        },
-        "/docs": {
-            "get": {
-                "summary": "API reference page",
-                "responses": {
-                    "200": {
-                        "description": "HTML page.",
-                        "content": {"text/html": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
         },
     }

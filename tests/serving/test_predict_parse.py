@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from service.web.errors import ApiError, from_validation
+from service.errors import ServiceError as ApiError
+from service.errors import from_validation
 
 ROW = '{"smoking": 0, "obesity": 1, "exercise": 0}'
 DIABETES = [

@@ -14,6 +14,7 @@ from huey import MemoryHuey, RedisHuey
 from openapi_spec_validator import validate
 
 from service.jobs.queue import JobQueue, JsonSerializer
+from service.jobs.trainer import run_job
 from service.web.app import create_app
 from tests.conftest import TOKEN, train
 from tests.procs import free_port
@@ -35,7 +36,7 @@ def app(settings_dict):
 @pytest.fixture
 def jobs(app) -> JobQueue:
     huey = MemoryHuey("test", results=False, serializer=JsonSerializer())
-    queue = JobQueue(huey, app.extensions["nns.settings"])
+    queue = JobQueue(huey, app.extensions["nns.settings"], runner=run_job)
     app.extensions["nns.jobs"] = queue
     return queue
 

@@ -21,6 +21,8 @@ from werkzeug.debug import DebuggedApplication
 from service.jobs.queue import JsonSerializer, make_huey
 from service.settings import Settings, get_settings
 from service.web.app import create_app
+from service.web.auth import is_secured
+from service.web.openapi import operations as app_operations
 from tests.conftest import TOKEN
 from tests.procs import Gunicorn, http, train_cli
 
@@ -230,8 +232,26 @@ ANONYMOUS_WRITES = {
 
 
 def operations(client) -> list[tuple[str, str, dict]]:
-    doc = client.get("/openapi.json").json
-    return [(m, p, op) for p, ops in doc["paths"].items() for m, op in ops.items()]
+    """Return (method, path, {"security": ...}) for every route of the app's URL map.
+
+    The URL map, not the document: a route the document forgot is still tested here, and
+    `test_the_document_describes_every_route_as_the_app_secures_it` fails on it.
+    """
+    app = client.application
+    return [
+        (method, path, {"security": [{"bearer": []}]} if is_secured(view) else {})
+        for path, method, view, _ in app_operations(app)
+    ]
+
+
+def test_the_document_describes_every_route_as_the_app_secures_it(client):
+    paths = client.get("/openapi.json").json["paths"]
+    routes = operations(client)
+    assert len(routes) >= 24
+    for method, path, op in routes:
+        assert method in paths.get(path, {}), f"{method.upper()} {path} is not in the document"
+        assert paths[path][method].get("security") == op.get("security"), (method, path)
+    assert len(routes) == sum(len(ops) for ops in paths.values())
 
 
 def concrete(path: str) -> str:

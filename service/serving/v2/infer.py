@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from ...web.errors import ApiError, pydantic_details
-from ...web.jsonio import dumps
-from ..predictor import Predictor
+from ...errors import BadRequest, validation_details
+from ..jsonio import dumps
+from ..predictor import NonFiniteOutput, Predictor
 from . import binary, outputs
 from .inputs import feature_matrix
 from .schemas import InferRequest
@@ -17,21 +17,17 @@ def parse(header: bytes, has_binary_header: bool) -> InferRequest:
     try:
         return InferRequest.model_validate_json(header)
     except ValidationError as exc:
-        details = pydantic_details(exc)
+        details = validation_details(exc)
     if details[0]["type"] == "json_invalid":
         # Raw tensor bytes after the JSON, sent without the header, parse as trailing characters.
         trailing = "trailing characters" in details[0]["msg"] and not has_binary_header
         hint = f" (binary tensor data needs {binary.HEADER})" if trailing else ""
-        raise ApiError(400, f"request body is not valid JSON{hint}", details=details)
+        raise BadRequest(f"request body is not valid JSON{hint}", details=details)
     first = details[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
     more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    raise ApiError(
-        400,
-        f"invalid inference request: {where}: {first['msg']}{more}",
-        code="validation_error",
-        details=details,
-    )
+    message = f"invalid inference request: {where}: {first['msg']}{more}"
+    raise BadRequest(message, code="validation_error", details=details)
 
 
 def infer(
@@ -41,8 +37,12 @@ def infer(
     header, raw = binary.split(body, header_length)
     request = parse(header, header_length is not None)
     chosen = outputs.select(request, predictor)
-    X = feature_matrix(request.inputs, raw, predictor.meta["features"], max_batch)
-    tensors = outputs.compute(predictor, predictor.outputs(X))
+    X = feature_matrix(request.inputs, raw, predictor.features, max_batch)
+    try:
+        out = predictor.outputs(X)
+    except NonFiniteOutput as exc:  # V2 answers every bad request with 400
+        raise BadRequest(exc.message, code="validation_error", details=exc.details) from None
+    tensors = outputs.compute(predictor, out)
     head = {"model_name": predictor.name, "model_version": str(predictor.version)}
     if request.id is not None:
         head["id"] = request.id

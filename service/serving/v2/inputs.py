@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...data.features import FeatureError, FeatureSet
 from .schemas import RequestInput
 from .tensors import from_bytes, from_json, invalid, shape_text
 
@@ -12,25 +13,32 @@ UNSUPPORTED = ("shared_memory_region", "shared_memory_byte_size", "shared_memory
 
 
 def feature_matrix(
-    inputs: list[RequestInput], raw: bytes | memoryview, features: list[dict], max_batch: int
+    inputs: list[RequestInput], raw: bytes | memoryview, features: FeatureSet, max_batch: int
 ) -> np.ndarray:
-    """Return X: (n, n_features) float64 from the input tensors; `raw` is the binary section."""
-    names = [f["name"] for f in features]
+    """Return the model input X: (n, width) from the input tensors; `raw` is the binary section.
+
+    Values are checked and encoded by the feature rule, as /predict's are.
+    """
+    names = features.names
     matrix = _check_names(inputs, names)
     n = _batch_size(inputs, matrix, len(names), max_batch)
     arrays = _decode(inputs, raw)
-    if matrix:
-        X = arrays[0].astype(np.float64)
-        locs = [["inputs", 0, "data"]] * len(names)
-    else:
-        X = np.empty((n, len(names)), dtype=np.float64)
-        locs = [[]] * len(names)
-        for i, (inp, values) in enumerate(zip(inputs, arrays, strict=True)):
-            j = names.index(inp.name)
-            X[:, j] = values.reshape(n)
-            locs[j] = ["inputs", i, "data"]
-    _check_domain(X, features, locs, matrix)
-    return X
+    try:
+        if matrix:
+            with np.errstate(over="ignore"):  # FP64 values too large for FP32 became inf
+                return features.check_matrix(arrays[0].astype(np.float64))
+        by_name = {
+            inp.name: (i, values.reshape(n))
+            for i, (inp, values) in enumerate(zip(inputs, arrays, strict=True))
+        }
+        return features.encode([by_name[name][1] for name in names])
+    except FeatureError as exc:
+        p = exc.problems[0]
+        if matrix:
+            where, loc = f" (column {p.column} of {MATRIX!r})", ["inputs", 0, "data"]
+        else:
+            where, loc = "", ["inputs", by_name[p.feature][0], "data"]
+        raise invalid(f"feature {p.feature!r}{where} {p.msg}", loc) from None
 
 
 def _check_names(inputs: list[RequestInput], names: list[str]) -> bool:
@@ -132,23 +140,3 @@ def _decode(inputs: list[RequestInput], raw: bytes | memoryview) -> list[np.ndar
             arrays.append(from_bytes(raw, offset, size, inp.datatype, inp.shape, label, loc))
             offset += size
     return arrays
-
-
-def _check_domain(X: np.ndarray, features: list[dict], locs: list[list], matrix: bool) -> None:
-    """Apply /predict's rules: numeric features finite, binary features 0 or 1 only."""
-    finite = np.isfinite(X).all(axis=0)
-    binary = np.array([f["type"] == "binary" for f in features])
-    zero_one = ((X == 0) | (X == 1)).all(axis=0)
-    if finite.all() and zero_one[binary].all():
-        return
-    for j, f in enumerate(features):
-        where = f" (column {j} of {MATRIX!r})" if matrix else ""
-        if not finite[j]:
-            raise invalid(
-                f"feature {f['name']!r}{where} must be finite: NaN and Infinity are not accepted",
-                locs[j],
-            )
-        if binary[j] and not zero_one[j]:
-            raise invalid(
-                f"feature {f['name']!r}{where} is binary: it accepts only 0 and 1", locs[j]
-            )

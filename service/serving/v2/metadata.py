@@ -30,12 +30,14 @@ def model(predictor: Predictor, versions: list[int]) -> dict:
         "name": predictor.name,
         "versions": [str(v) for v in versions],
         "platform": PLATFORM,
-        "inputs": [{"name": MATRIX, "datatype": "FP64", "shape": [-1, len(predictor.features)]}],
+        "inputs": [
+            {"name": MATRIX, "datatype": "FP64", "shape": [-1, len(predictor.features.names)]}
+        ],
         "outputs": declared(predictor),
         "properties": {
             "task": predictor.task,
             "version": str(predictor.version),
             # Per-feature inputs, named like these and shaped [N] or [N, 1], are accepted too.
-            "features": ",".join(predictor.features),
+            "features": ",".join(predictor.features.names),
         },
     }

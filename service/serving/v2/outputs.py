@@ -54,11 +54,9 @@ def compute(predictor: Predictor, out: np.ndarray) -> dict[str, np.ndarray]:
     """Return every output tensor from the network outputs. out: (n, n_outputs)."""
     if predictor.task == "regression":
         return {"prediction": out[:, :1].astype("<f8")}
-    idx = predictor.net.class_indices(out)  # the same rule as Predictor.predictions
-    if predictor.task == "binary":
-        return {"probability": out[:, :1].astype("<f4"), "label": idx.astype("<i8")}
-    classes = np.asarray(predictor.classes, dtype="<i8")
-    return {"probability": out.astype("<f4"), "label": classes[idx]}
+    _, labels = predictor.labels(out)  # the same rule as Predictor.predictions
+    width = 1 if predictor.task == "binary" else out.shape[1]
+    return {"probability": out[:, :width].astype("<f4"), "label": np.array(labels, dtype="<i8")}
 
 
 def encode(head: dict, tensors: dict[str, np.ndarray], chosen: list[tuple[str, bool]]):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ...web.errors import ApiError
+from ...errors import BadRequest, problem
 
 # Little-endian, as the binary tensor data extension specifies. BOOL travels as one byte.
 DTYPES = {
@@ -28,14 +28,10 @@ JSON_KINDS = {"BOOL": "b", "FP32": "biuf", "FP64": "biuf"}
 KIND_TEXT = {"b": "true or false", "biu": "integers in its range", "biuf": "numbers"}
 
 
-def invalid(message: str, loc: list) -> ApiError:
+def invalid(message: str, loc: list) -> BadRequest:
     """Return a 400 for a request the protocol cannot accept; `loc` points at the field."""
-    return ApiError(
-        400,
-        message,
-        code="validation_error",
-        details=[{"loc": loc, "msg": message, "type": "invalid_request"}],
-    )
+    details = [problem(loc, message, "invalid_request")]
+    return BadRequest(message, code="validation_error", details=details)
 
 
 def shape_text(shape: list[int] | tuple[int, ...]) -> str:

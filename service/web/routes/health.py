@@ -2,35 +2,41 @@
 
 from flask import Blueprint
 
-from ..http import registry, settings
-from ..jsonio import json_response
+from ..http import registry, respond, settings
+from ..openapi import describe
+from ..schemas import Health, Live, ModelHealth
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/health/live")
+@describe("Liveness", {200: ("Process is up.", Live)})
 def live():
-    return json_response({"status": "ok"})
+    return respond(Live(status="ok"))
 
 
 @bp.get("/health/ready")
+@describe(
+    "Readiness",
+    {200: ("Every model has a version to serve.", Health), 503: ("A model has none.", Health)},
+)
 def ready():
-    status, body = readiness()
-    return json_response(body, status)
+    health = readiness()
+    return respond(health, 503 if health.status == "unavailable" else 200)
 
 
-def readiness() -> tuple[int, dict]:
-    """Return 200 when every model (the default included) has a version to serve."""
+def readiness() -> Health:
+    """Return "ok" when every model (the default included) has a version to serve."""
     reg = registry()
     names = set(reg.current) | set(reg.errors) | {settings().default_model}
     models, problems = {}, []
     for name in sorted(names):
         predictor = reg.current.get(name)
-        models[name] = {"serving_version": predictor.version if predictor else None}
+        models[name] = ModelHealth(serving_version=predictor.version if predictor else None)
         if name in reg.errors:
             problems.append(reg.errors[name])
         elif predictor is None:
             problems.append(f"model {name!r} is not in the store; train it first")
-    if any(m["serving_version"] is None for m in models.values()):
-        return 503, {"status": "unavailable", "models": models, "problems": problems}
-    return 200, {"status": "degraded" if problems else "ok", "models": models, "problems": problems}
+    if any(m.serving_version is None for m in models.values()):
+        return Health(status="unavailable", models=models, problems=problems)
+    return Health(status="degraded" if problems else "ok", models=models, problems=problems)

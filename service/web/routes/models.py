@@ -5,10 +5,11 @@ from pydantic import ValidationError
 
 from model_store import ModelNotFound, StoreError, validate_name
 
-from ..errors import from_validation
-from ..http import json_body, registry, require_token, settings, store, version
-from ..jsonio import json_response
-from ..schemas import PromoteRequest
+from ...errors import from_validation
+from ..auth import admin_required
+from ..http import json_body, path_version, registry, respond, settings, store
+from ..openapi import describe
+from ..schemas import ModelCard, ModelList, ModelSummary, PromoteRequest, PromoteResponse
 
 bp = Blueprint("models", __name__)
 
@@ -21,45 +22,50 @@ def _current(name: str) -> int | None:
 
 
 @bp.get("/models")
+@describe("List models", {200: ("Models.", ModelList)})
 def list_models():
     reg = registry()
     out = []
     for name in store().list_models():
         serving = reg.current.get(name)
-        out.append(
-            {
-                "name": name,
-                "current_version": _current(name),
-                "versions": store().versions(name),
-                "serving_version": serving.version if serving else None,
-                "error": reg.errors.get(name),
-            }
+        summary = ModelSummary(
+            name=name,
+            current_version=_current(name),
+            versions=store().versions(name),
+            serving_version=serving.version if serving else None,
+            error=reg.errors.get(name),
         )
-    return json_response({"models": out, "default_model": settings().default_model})
+        out.append(summary)
+    return respond(ModelList(models=out, default_model=settings().default_model))
 
 
 def _card(name: str, v: int | None):
     reg = registry()
-    predictor = reg.get(name, v)
-    card = predictor.card()
-    card["current_version"] = _current(name)
-    card["load_error"] = reg.errors.get(name)
-    return json_response(card)
+    meta = reg.get(name, v).meta
+    return respond(ModelCard.of(meta, _current(name), reg.errors.get(name)))
 
 
 @bp.get("/models/<name>")
+@describe("Model card of the current version", {200: ("Model card.", ModelCard)}, (404, 503))
 def model_card(name: str):
     return _card(name, None)
 
 
-@bp.get("/models/<name>/versions/<v>")
-def version_card(name: str, v: str):
-    return _card(name, version(v))
+@bp.get("/models/<name>/versions/<version>")
+@describe("Model card of one version", {200: ("Model card.", ModelCard)}, (404, 503))
+def version_card(name: str, version: str):
+    return _card(name, path_version(version))
 
 
 @bp.put("/models/<name>/current")
+@admin_required
+@describe(
+    "Promote or roll back to a version",
+    {200: ("New current version.", PromoteResponse)},
+    (400, 404, 413, 415, 422),
+    body=PromoteRequest,
+)
 def set_current(name: str):
-    require_token()
     validate_name(name)  # before any lookup; the 404 does not echo it
     try:
         body = PromoteRequest.model_validate_json(json_body())
@@ -70,4 +76,4 @@ def set_current(name: str):
     previous = _current(name)
     store().set_current(name, body.version)
     registry().refresh()
-    return json_response({"name": name, "current_version": body.version, "previous": previous})
+    return respond(PromoteResponse(name=name, current_version=body.version, previous=previous))

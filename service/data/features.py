@@ -1,0 +1,335 @@
+"""The one feature rule: what a feature value may be, and how raw values become the model input.
+
+A model's features are `FeatureSpec`s, stored with every version. `FeatureSet` applies them to
+raw columns from any source (JSON rows, V2 tensors, CSV columns): it checks every value and
+encodes the columns into the network's input matrix, or reports located problems. The pydantic
+types that validate and document JSON rows are generated here from the same specs.
+
+Kinds: numeric (a finite number, standardised later with the network's scaler), binary (one of
+two values, encoded 0 and 1) and categorical (one of the categories seen in training, one-hot).
+A feature that had missing values in training is `nullable`: null is imputed with `impute`
+(numeric) or encoded as its own category (categorical).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, TypeAdapter
+from typing_extensions import TypedDict
+
+Label = str | bool | int | float  # a target value or a binary/categorical feature value
+Kind = Literal["numeric", "binary", "categorical"]
+
+# A float equal to 0 or 1: JSON Schema (the OpenAPI document) counts 1.0 as an integer, and a
+# strict int would refuse it; as fast as the strict int, and rows become float64 anyway.
+ZeroOne = Annotated[float, Strict(), Field(ge=0, le=1, multiple_of=1, allow_inf_nan=False)]
+Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+
+
+class FeatureSpec(BaseModel):
+    """One input column as the model was trained on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    type: Kind
+    min: float | None = Field(None, description="Smallest value seen in training (numbers).")
+    max: float | None = Field(None, description="Largest value seen in training (numbers).")
+    values: list[Label] | None = Field(
+        None, description="binary: the values encoded 0 and 1; categorical: the categories."
+    )
+    nullable: bool = Field(False, description="Had missing values in training: null is accepted.")
+    impute: float | None = Field(None, description="numeric: the value used for null (median).")
+
+    @property
+    def zero_one(self) -> bool:
+        """Tell whether this is a binary feature whose values are the numbers 0 and 1."""
+        return self.type == "binary" and self.values in (None, [0, 1], [0.0, 1.0])
+
+    @property
+    def numeric_input(self) -> bool:
+        """Tell whether raw values are plain numbers (numeric or 0/1), so a float column works."""
+        return (self.type == "numeric" or self.zero_one) and not self.nullable
+
+    @property
+    def width(self) -> int:
+        """Return the number of input columns this feature takes in the network's matrix."""
+        if self.type != "categorical":
+            return 1
+        return len(self.values or []) + (1 if self.nullable else 0)
+
+    def json_type(self) -> Any:
+        """Return the pydantic type of this feature's value in a JSON row."""
+        if self.zero_one:
+            kind: Any = ZeroOne
+            text = f"binary feature, trained on [{self.min or 0:g}, {self.max or 1:g}]"
+        elif self.type == "numeric":
+            kind = Finite
+            text = f"numeric feature, trained on [{self.min:g}, {self.max:g}]"
+        else:
+            kind = Literal[tuple(self.values or [])]
+            text = f"{self.type} feature: one of {_listing(self.values or [])}"
+        if self.nullable:
+            kind = kind | None
+            text += "; null is accepted"
+        return Annotated[kind, Field(description=text)]
+
+
+def _listing(values: Sequence[Label]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Bad values in one feature's column: the feature, its position, the rows and what is wrong."""
+
+    feature: str
+    column: int
+    rows: list[int]
+    msg: str
+
+
+class FeatureError(ValueError):
+    """Raw values that break the feature rule; each problem says which feature and rows."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"feature {p.feature!r} {p.msg}" for p in problems))
+        self.problems = problems
+
+
+class FeatureSet:
+    """Check raw feature values and encode them into the network's input matrix."""
+
+    def __init__(self, specs: Sequence[FeatureSpec]) -> None:
+        self.specs = list(specs)
+        self.names = [s.name for s in self.specs]
+        self.width = sum(s.width for s in self.specs)
+        # Every raw value is a plain number and encodes as itself: one float matrix, no lookups.
+        self.numeric = all(s.numeric_input for s in self.specs)
+        self._zero_one = np.array([s.zero_one for s in self.specs], dtype=bool)
+        names = self.names
+        self._getter = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+
+    # -- JSON rows ------------------------------------------------------------------------
+
+    def row_type(self, title: str) -> type:
+        """Return the TypedDict that validates and documents one JSON row (extra keys refused)."""
+        fields = {s.name: s.json_type() for s in self.specs}
+        row = TypedDict(f"{title}Row", fields)  # type: ignore[misc]  # names come from data
+        row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+        return row
+
+    def request_adapter(self, title: str, max_batch: int) -> TypeAdapter:
+        """Return the validator of a predict body: one row, or {"instances": [rows]}.
+
+        Rows come out as dicts in feature order; error locations start with "row" or "batch".
+        """
+        row = self.row_type(title)
+        rows = Annotated[list[row], Field(min_length=1, max_length=max_batch)]  # type: ignore[valid-type]
+        batch = TypedDict(f"{title}Batch", {"instances": rows})  # type: ignore[misc]  # noqa: UP013
+        batch.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+        body = Annotated[
+            Annotated[row, Tag("row")] | Annotated[batch, Tag("batch")],  # type: ignore[valid-type]
+            Discriminator(lambda v: "batch" if isinstance(v, dict) and "instances" in v else "row"),
+        ]
+        return TypeAdapter(body)
+
+    def encode_rows(self, rows: list[dict]) -> np.ndarray:
+        """Return X: (n, width) from rows already validated by `request_adapter`, in order."""
+        if self.numeric:
+            # Validated rows are dicts in feature order, so their values, chained, are the
+            # matrix; fromiter reads them in one pass (np.array on tuples costs twice as much).
+            values = chain.from_iterable(map(dict.values, rows))
+            X = np.fromiter(values, dtype=np.float64, count=len(rows) * len(self.specs))
+            return X.reshape(len(rows), len(self.specs))
+        return self.encode([[row[name] for row in rows] for name in self.names])
+
+    def plain_rows(self, rows: list) -> np.ndarray | None:
+        """Return X for rows parsed by a plain JSON reader when every value is plainly valid.
+
+        None means "not plainly valid": the caller validates with `request_adapter`, whose
+        errors are the ones clients see. Accepts only what that validator accepts, with the
+        same values: dicts with exactly the feature keys and values of the right JSON type.
+        """
+        width = len(self.specs)
+        try:
+            # Rows of `width` entries that have every feature are dicts with exactly those keys.
+            if set(map(len, rows)) != {width}:
+                return None
+            if self.numeric:
+                values = list(chain.from_iterable(map(self._getter, rows)))
+                if not set(map(type, values)) <= _NUMBERS:
+                    return None
+                return self.check_matrix(np.array(values, dtype=np.float64).reshape(-1, width))
+            columns = [[row[name] for row in rows] for name in self.names]
+        except (TypeError, KeyError, OverflowError, FeatureError):
+            return None
+        for spec, column in zip(self.specs, columns, strict=True):
+            if not set(map(type, column)) <= _json_types(spec):
+                return None
+        try:
+            return self.encode(columns)
+        except FeatureError:
+            return None
+
+    # -- columns --------------------------------------------------------------------------
+
+    def check_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Return X: (n, n_features) of raw numbers unchanged if every value is valid.
+
+        Only for sets whose features are all numeric or 0/1 (`numeric`), where raw values
+        are the encoding; FeatureError names the bad features and rows otherwise.
+        """
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(X).all(axis=0)
+            zero_one = ((X == 0) | (X == 1)).all(axis=0)
+        if finite.all() and zero_one[self._zero_one].all():
+            return X
+        problems = []
+        for j, spec in enumerate(self.specs):
+            bad, msg = _check_numbers(spec, X[:, j])
+            if bad is not None:
+                problems.append(Problem(spec.name, j, bad.tolist(), msg))
+        raise FeatureError(problems)
+
+    def encode(self, columns: Sequence[Sequence | np.ndarray]) -> np.ndarray:
+        """Return X: (n, width) from one raw column per feature; FeatureError on bad values.
+
+        Numeric columns hold numbers (None for the missing values of nullable features);
+        binary and categorical columns hold the values named in their specs.
+        """
+        if len(columns) != len(self.specs):
+            raise ValueError(f"expected {len(self.specs)} columns, got {len(columns)}")
+        n = len(columns[0]) if len(columns) else 0
+        if self.numeric:
+            X = np.empty((n, len(self.specs)), dtype=np.float64)
+            problems = []
+            for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
+                try:
+                    X[:, j] = _numbers(column, spec)[0]
+                except _NotNumbers as exc:
+                    problems.append(Problem(spec.name, j, exc.rows, _NOT_A_NUMBER))
+            if problems:
+                raise FeatureError(problems)
+            return self.check_matrix(X)
+        X = np.empty((n, self.width), dtype=np.float64)
+        problems: list[Problem] = []
+        at = 0
+        for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
+            bad, msg = _encode(spec, column, X[:, at : at + spec.width])
+            if bad is not None:
+                problems.append(Problem(spec.name, j, bad.tolist(), msg))
+            at += spec.width
+        if problems:
+            raise FeatureError(problems)
+        return X
+
+
+_NUMBERS = {int, float}
+_NOT_A_NUMBER = "must be a number"
+
+
+def _json_types(spec: FeatureSpec) -> set[type]:
+    """Return the Python types of the JSON values this feature accepts without coercion."""
+    if spec.type == "numeric" or spec.zero_one:
+        allowed = set(_NUMBERS)
+    else:
+        allowed = {type(v) for v in spec.values or []}
+    return allowed | {type(None)} if spec.nullable else allowed
+
+
+def _check_numbers(spec: FeatureSpec, values: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Return (bad rows, message) for a column of numbers, or (None, "") when all are valid."""
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(values)
+    if not finite.all():
+        return np.flatnonzero(~finite), "must be finite: NaN and Infinity are not accepted"
+    if spec.zero_one:
+        ok = (values == 0) | (values == 1)
+        if not ok.all():
+            return np.flatnonzero(~ok), "is binary: it accepts only 0 and 1"
+    return None, ""
+
+
+def _encode(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Write one feature's encoding into out: (n, width); return (bad rows, message)."""
+    if spec.type == "numeric" or spec.zero_one:
+        try:
+            values, missing = _numbers(column, spec)
+        except _NotNumbers as exc:
+            null = " or null" if spec.nullable else ""
+            return np.array(exc.rows), _NOT_A_NUMBER + null
+        if missing is not None:
+            values[missing] = spec.impute if spec.impute is not None else 0.0
+        out[:, 0] = values
+        return _check_numbers(spec, values)
+    allowed = list(spec.values or [])
+    index = {_key(v): i for i, v in enumerate(allowed)}
+    if spec.nullable:
+        index[_key(None)] = len(allowed)
+    codes = np.fromiter((index.get(_key(v), -1) for v in column), dtype=np.int64, count=len(column))
+    bad = np.flatnonzero(codes < 0)
+    if spec.type == "binary":
+        out[:, 0] = codes
+    else:
+        out[...] = 0.0
+        good = np.flatnonzero(codes >= 0)
+        out[good, codes[good]] = 1.0
+    if bad.size:
+        null = " or null" if spec.nullable else ""
+        return bad, f"accepts only one of {_listing(allowed)}{null}"
+    return None, ""
+
+
+def _key(value: Any) -> tuple:
+    """Compare feature values by type as well as value: True is not 1, "1" is not 1."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return (type(value), value)
+    if isinstance(value, bytes):
+        return (str, value.decode("utf-8", "replace"))
+    if isinstance(value, int | float | np.integer | np.floating):
+        return (float, float(value))
+    return ("other", id(value))
+
+
+def _numbers(column, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (float64 copy of a column of numbers, mask of its missing values or None).
+
+    A typed NumPy column (a V2 tensor) is taken as numbers; in a Python sequence, only int and
+    float are (never bool or text): anything else raises _NotNumbers with its rows. Numbers
+    beyond float64's range become infinite and fail the finite check.
+    """
+    if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
+        return column.astype(np.float64).reshape(-1), None
+    kinds = _NUMBERS | ({type(None)} if spec.nullable else set())
+    if not set(map(type, column)) <= kinds:
+        raise _NotNumbers([i for i, v in enumerate(column) if type(v) not in kinds])
+    missing = None
+    if spec.nullable:
+        flags = np.fromiter((v is None for v in column), dtype=bool, count=len(column))
+        if flags.any():
+            missing, column = flags, [0.0 if v is None else v for v in column]
+    try:
+        return np.asarray(column, dtype=np.float64).reshape(-1), missing
+    except OverflowError:  # a Python int beyond float64: the same as an infinite value
+        return np.array([_float(v) for v in column], dtype=np.float64), missing
+
+
+class _NotNumbers(ValueError):
+    def __init__(self, rows: list[int]) -> None:
+        super().__init__("not numbers")
+        self.rows = rows
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf

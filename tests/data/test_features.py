@@ -1,0 +1,91 @@
+"""The one feature rule: every kind of feature, from every kind of source, checked and encoded."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from service.data.features import FeatureError, FeatureSet, FeatureSpec
+
+SPECS = [
+    FeatureSpec(name="age", type="numeric", min=1, max=90, nullable=True, impute=40.0),
+    FeatureSpec(name="smoker", type="binary", values=[0, 1]),
+    FeatureSpec(name="sex", type="binary", values=["female", "male"]),
+    FeatureSpec(name="island", type="categorical", values=["Biscoe", "Dream", "Torgersen"]),
+    FeatureSpec(name="colour", type="categorical", values=["red", "blue"], nullable=True),
+]
+ROW = {"age": 30, "smoker": 1, "sex": "male", "island": "Dream", "colour": None}
+
+
+@pytest.fixture
+def features() -> FeatureSet:
+    return FeatureSet(SPECS)
+
+
+def test_width_and_encoding_of_each_kind(features):
+    assert features.width == 1 + 1 + 1 + 3 + 3
+    X = features.encode(
+        [[30, None], [1, 0], ["male", "female"], ["Dream", "Biscoe"], [None, "red"]]
+    )
+    assert X.tolist() == [
+        [30, 1, 1, 0, 1, 0, 0, 0, 1],
+        [40, 0, 0, 1, 0, 0, 1, 0, 0],  # null age imputed with the median
+    ]
+
+
+def test_bad_values_are_reported_per_feature_with_their_rows(features):
+    columns = [[1.0, float("nan")], [1, 2], ["male", "x"], ["Mars", "Dream"], ["red", "blue"]]
+    with pytest.raises(FeatureError) as caught:
+        features.encode(columns)
+    found = {(p.feature, tuple(p.rows)) for p in caught.value.problems}
+    assert found == {("age", (1,)), ("smoker", (1,)), ("sex", (1,)), ("island", (0,))}
+    island = next(p for p in caught.value.problems if p.feature == "island")
+    assert island.msg == "accepts only one of 'Biscoe', 'Dream', 'Torgersen'"
+    assert island.column == 3
+
+
+def test_types_are_not_coerced(features):
+    for column, value in [(2, 1), (3, 1.0), (1, True), (1, "1")]:
+        columns = [[30], [1], ["male"], ["Dream"], ["red"]]
+        columns[column] = [value]
+        with pytest.raises(FeatureError):
+            features.encode(columns)
+
+
+def test_json_rows_the_fast_path_and_pydantic_agree(features):
+    adapter = features.request_adapter("Test", max_batch=10)
+    bodies = [
+        {"instances": [ROW, {**ROW, "colour": "red", "age": None}]},
+        {"instances": [{**ROW, "island": "Mars"}]},
+        {"instances": [{**ROW, "age": "30"}]},
+        {"instances": [{**ROW, "sex": None}]},
+        {"instances": [{**ROW, "smoker": True}]},
+        {"instances": [{k: v for k, v in ROW.items() if k != "sex"}]},
+    ]
+    for body in bodies:
+        raw = orjson.dumps(body)
+        fast = features.plain_rows(orjson.loads(raw)["instances"])
+        try:
+            want = features.encode_rows(adapter.validate_json(raw)["instances"])
+        except ValidationError:
+            assert fast is None, body
+        else:
+            assert fast is not None and fast.tobytes() == want.tobytes(), body
+
+
+def test_unknown_category_error_lists_the_allowed_values(features):
+    adapter = features.request_adapter("Test", max_batch=10)
+    with pytest.raises(ValidationError) as caught:
+        adapter.validate_python({**ROW, "island": "Mars"})
+    assert "'Biscoe', 'Dream' or 'Torgersen'" in str(caught.value)
+
+
+def test_a_numeric_only_set_checks_a_whole_matrix():
+    features = FeatureSet([FeatureSpec(name="a", type="numeric"), SPECS[1]])
+    X = np.array([[0.5, 1.0], [np.inf, 0.0], [1.0, 3.0]])
+    with pytest.raises(FeatureError) as caught:
+        features.check_matrix(X)
+    assert [(p.feature, p.rows) for p in caught.value.problems] == [("a", [1]), ("smoker", [2])]
+    assert features.check_matrix(X[:1]) is not None
