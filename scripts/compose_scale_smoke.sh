@@ -126,8 +126,9 @@ step "predict x$((3 * apis)) through nginx, versions: $after (over $(upstreams a
 [ "$after" = "$((3 * apis)) x version $version" ] || fail "not every answer through nginx is version $version"
 
 victim="${api_ids[0]}"
+victim_name="$(name "$victim")"
 docker kill "$victim" >/dev/null
-step "killed $(name "$victim"); predict x$((6 * apis)) through nginx: $(through_lb killed "$((6 * apis))")"
+step "killed $victim_name; predict x$((6 * apis)) through nginx: $(through_lb killed "$((6 * apis))")"
 step "nginx sent them to: $(upstreams killed)"
 compose up --wait --wait-timeout 120 --no-recreate --scale "api=$apis" --scale "trainer=$trainers" \
     2>/dev/null
