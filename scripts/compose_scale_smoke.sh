@@ -5,7 +5,7 @@
 # serve the new version, then kills a replica under traffic, brings it back, and removes all.
 # Uses its own project name, host port and token, so a running nn-service stack is untouched.
 #   bash scripts/compose_scale_smoke.sh [API_REPLICAS] [TRAINERS]       (default 3 2)
-# SMOKE_PORT picks the host port (18010); SMOKE_COMPOSE_FILE adds one more compose file.
+# SMOKE_PORT picks the host port (18010); SMOKE_COMPOSE_FILE adds compose files (a:b).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,8 @@ NNS_ADMIN_TOKEN="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16)
 export NNS_ADMIN_TOKEN
 export NNS_WORKERS="${NNS_WORKERS:-1}"  # several replicas share this machine's cores
 files=(-f docker-compose.yml -f docker-compose.scale.yml)
-[ -n "${SMOKE_COMPOSE_FILE:-}" ] && files+=(-f "$SMOKE_COMPOSE_FILE")
+IFS=: read -ra extra <<<"${SMOKE_COMPOSE_FILE:-}"  # more compose files, colon-separated
+for file in "${extra[@]}"; do files+=(-f "$file"); done
 compose() { docker compose -p "$project" "${files[@]}" "$@"; }
 cleanup() {
     status=$?

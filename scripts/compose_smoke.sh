@@ -4,7 +4,7 @@
 # version through the API and the trainer, see it served, then remove everything.
 # Uses its own project name, host port and token, so a running nn-service stack is untouched.
 #   bash scripts/compose_smoke.sh
-# SMOKE_PORT picks the host port (18000); SMOKE_COMPOSE_FILE adds one more compose file.
+# SMOKE_PORT picks the host port (18000); SMOKE_COMPOSE_FILE adds compose files (a:b).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,8 @@ NNS_ADMIN_TOKEN="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16)
 export NNS_ADMIN_TOKEN
 token="$NNS_ADMIN_TOKEN"
 files=(-f docker-compose.yml)
-[ -n "${SMOKE_COMPOSE_FILE:-}" ] && files+=(-f "$SMOKE_COMPOSE_FILE")  # one more, optional
+IFS=: read -ra extra <<<"${SMOKE_COMPOSE_FILE:-}"  # more compose files, colon-separated
+for file in "${extra[@]}"; do files+=(-f "$file"); done
 compose() { docker compose -p "$project" "${files[@]}" "$@"; }
 cleanup() {
     status=$?

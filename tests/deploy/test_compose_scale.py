@@ -149,3 +149,26 @@ def test_compose_scale_smoke_refuses_without_a_docker_engine(tmp_path):
     )
     assert out.returncode != 0 and "no Docker engine" in out.stderr
     assert (tmp_path / "calls").read_text().split() == ["info"]
+
+
+def test_the_s3_variant_points_api_and_trainer_at_the_bucket_it_creates(tmp_path):
+    """docker-compose.s3.yml: the store in a moto server's bucket, created before they start."""
+    for files in (
+        ("docker-compose.yml", "docker-compose.s3.yml"),
+        (*FILES, "docker-compose.s3.yml"),
+    ):
+        services = compose_config(tmp_path, {}, None, *files)["services"]
+        bucket_cmd = services["s3-bucket"]["command"][-1]
+        bucket = re.search(r"create_bucket\(Bucket='([a-z0-9.-]+)'\)", bucket_cmd).group(1)
+        moto_port = re.search(r'"-p", "(\d+)"', (ROOT / "deploy/moto/Dockerfile").read_text())
+        for name in ("api", "trainer", "s3-bucket"):
+            env = services[name]["environment"]
+            assert env["AWS_ENDPOINT_URL"] == f"http://s3:{moto_port.group(1)}", name
+            assert env["NNS_MODEL_STORE"].startswith(f"s3://{bucket}/"), name
+        for name in ("api", "trainer"):
+            assert services[name]["depends_on"]["s3-bucket"]["condition"] == (
+                "service_completed_successfully"
+            )
+            assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert services["s3-bucket"]["depends_on"]["s3"]["condition"] == "service_healthy"
+        assert services["s3-bucket"]["restart"] == "no"
