@@ -21,8 +21,13 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     out = _out(z, out)
     # exp(-|z|) is in (0, 1], so it can never overflow; the two branches below are the
     # usual 1/(1+e^-z) and e^z/(1+e^z) rewritten in terms of it, both exact in the tails.
-    e = np.exp(-np.abs(z))
-    np.divide(np.where(z >= 0, 1.0, e), 1.0 + e, out=out)
+    # One temporary for e and 1 + e, one for the numerator (out may be z itself).
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    numerator = np.where(z >= 0, 1.0, e)
+    e += 1.0
+    np.divide(numerator, e, out=out)
     return out
 
 

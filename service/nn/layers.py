@@ -129,5 +129,5 @@ class Activation:
         return self._backward(self._out, dA, out=self._dZ.get(dA.shape[0]))
 
     def apply(self, Z: np.ndarray) -> np.ndarray:
-        """Return f(Z) without caching. Z: (n, width)."""
-        return self._fn(Z)
+        """Return f(Z) without caching, written over Z (a fresh array from Dense.apply)."""
+        return self._fn(Z, out=Z)

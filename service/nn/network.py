@@ -133,7 +133,8 @@ class MLP:
 
     def predict(self, X: Any) -> np.ndarray:
         """Return outputs after the output activation. X: (n, n_inputs) -> (n, n_outputs)."""
-        return self._output_fn(self.logits(X))
+        Z = self.logits(X)
+        return self._output_fn(Z, out=Z)  # logits() returned a fresh array: reuse it
 
     def class_indices(self, outputs: np.ndarray) -> np.ndarray:
         """Return the predicted class index per row of predict()'s outputs: (n, n_outputs) -> (n,).
@@ -144,6 +145,17 @@ class MLP:
             return (outputs[:, 0] >= 0.5).astype(np.int64)
         if self.output == "softmax":
             return outputs.argmax(axis=1)
+        raise ValueError(f"output {self.output!r} does not predict classes")
+
+    def class_index(self, output: list[float]) -> int:
+        """Return class_indices() for one row given as a list: the same rule, without NumPy.
+
+        A single-row prediction spends more time in NumPy's per-call overhead than in maths.
+        """
+        if self.output == "sigmoid":
+            return int(output[0] >= 0.5)
+        if self.output == "softmax":
+            return output.index(max(output))  # the first maximum, as argmax
         raise ValueError(f"output {self.output!r} does not predict classes")
 
     # -- parameters --------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import orjson
 from pydantic import ValidationError
@@ -75,7 +77,7 @@ class Predictor:
                 return None
             X = self.features.plain_rows(rows)
             return None if X is None else (X, False)
-        X = self.features.plain_rows([data])
+        X = self.features.plain_row(data)
         return None if X is None else (X, True)
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
@@ -83,12 +85,14 @@ class Predictor:
 
         Raises NonFiniteOutput naming the rows whose outputs overflowed.
         """
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = self.net.predict(self.scaler.transform(X))
-            finite = np.isfinite(out).all(axis=1)
-        if not finite.all():
-            raise NonFiniteOutput(np.flatnonzero(~finite).tolist())
+        out = self._forward(X)
+        if not np.isfinite(out).all():
+            raise NonFiniteOutput(np.flatnonzero(~np.isfinite(out).all(axis=1)).tolist())
         return out
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused, not warned
+            return self.net.predict(self.scaler.transform(X))
 
     def labels(self, out: np.ndarray) -> tuple[np.ndarray, list]:
         """Return (class index, label) per row of classifier outputs. out: (n, n_outputs)."""
@@ -97,6 +101,8 @@ class Predictor:
 
     def predictions(self, X: np.ndarray) -> list[dict]:
         """Return one JSON-ready prediction per row of X, from one vectorised forward pass."""
+        if len(X) == 1:
+            return [self._one(self._forward(X)[0].tolist())]
         out = self.outputs(X)
         if self.task == "regression":
             return [{"prediction": v} for v in out[:, 0].tolist()]
@@ -111,3 +117,14 @@ class Predictor:
             {"label": lab, "probability": q, "probabilities": row}
             for lab, q, row in zip(labels, best, out.tolist(), strict=True)
         ]
+
+    def _one(self, out: list[float]) -> dict:
+        """Return the prediction of one row's outputs: predictions() without NumPy calls."""
+        if not all(map(math.isfinite, out)):
+            raise NonFiniteOutput([0])
+        if self.task == "regression":
+            return {"prediction": out[0]}
+        i = self.net.class_index(out)
+        if self.task == "binary":
+            return {"label": self.classes[i], "probability": out[0]}
+        return {"label": self.classes[i], "probability": out[i], "probabilities": out}

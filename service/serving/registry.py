@@ -111,8 +111,10 @@ class Registry:
 
     def get(self, name: str, version: int | None = None) -> Predictor:
         """Return the predictor of `name` at `version` (None: the served current version)."""
-        validate_name(name)  # before any lookup or path; the message does not echo it
         current = self.current.get(name)
+        if current is not None and version is None:
+            return current  # the hot path: a served name is a valid one
+        validate_name(name)  # before any other lookup or path; the message does not echo it
         if version is None or (current is not None and current.version == version):
             if current is None:
                 if name in self.errors:

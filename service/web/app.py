@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
 import time
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request
+from werkzeug.routing import Rule
 
 from model_store import ModelStore
 
 from ..serving.registry import Registry
 from ..settings import Settings, get_settings
 from . import errors, logs, metrics
+from .logs import REQUEST_ID_KEY
 from .routes import BLUEPRINTS
 
 log = logging.getLogger("service.web.app")
+RULE_KEY = "nns.rule"  # the environ key that carries the matched route out of Flask
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Environ keys that carry the request id into Flask and the matched route out of it.
-REQUEST_ID_KEY, RULE_KEY = "nns.request_id", "nns.rule"
 
 
 def create_app(config: Settings | dict | None = None) -> Flask:
@@ -29,6 +31,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     settings = config or get_settings()
     logs.configure(settings.log_level)
     app = Flask(__name__, static_folder=None)
+    app.request_class = _Request
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, DEBUG=False, TESTING=False)
     app.json.sort_keys = False
 
@@ -47,8 +50,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.register(app)
-    app.before_request(_before)
-    app.wsgi_app = _Bookkeeping(app.wsgi_app)
+    app.wsgi_app = _Bookkeeping(app.wsgi_app, registry)
     log.info(
         "app ready",
         extra={
@@ -61,29 +63,42 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     return app
 
 
-# The bits uuid4() fixes: version 4 and the RFC 4122 variant.
-_UUID4_CLEAR, _UUID4_SET = ~((0xF000 << 64) | (0xC000 << 48)), (0x4000 << 64) | (0x8000 << 48)
+class _Request(Request):
+    """Flask's request, leaving the matched route in the environ for the request metrics."""
 
+    _rule: Rule | None = None
 
-def _new_request_id() -> str:
-    """Return uuid.uuid4().hex without building a UUID object (a third of the cost)."""
-    return f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    @property
+    def url_rule(self) -> Rule | None:
+        return self._rule
+
+    @url_rule.setter
+    def url_rule(self, rule: Rule | None) -> None:
+        self._rule = rule
+        self.environ[RULE_KEY] = rule.rule if rule is not None else "unmatched"
 
 
 class _Bookkeeping:
-    """Wrap the WSGI app: request id, security headers and request metrics on every response.
+    """Wrap the WSGI app: reload check, request id, security headers and request metrics.
 
-    Outside Flask's hooks this costs ~20 us less a request (no Headers object, no context
-    lookups): a tenth of a single-row prediction.
+    Outside Flask's hooks this costs less per request (no Headers object, no context lookups,
+    no hook dispatch): every microsecond here is a share of a single-row prediction.
     """
 
-    def __init__(self, wsgi_app) -> None:
-        self.wsgi_app = wsgi_app
+    def __init__(self, wsgi_app, registry: Registry) -> None:
+        self.wsgi_app, self.registry = wsgi_app, registry
+        # Request ids in UUID4 form: 60 random bits per process, then the RFC 4122 variant
+        # and a counter; unique across workers and restarts without a system call each.
+        random = os.urandom(8).hex()
+        self._prefix = f"{random[:12]}4{random[13:]}"
+        self._count = itertools.count(1 << 63)  # the variant bits: 10
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
+        # The swap to a new CURRENT happens here, between requests, never during one.
+        self.registry.maybe_refresh()
         given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if REQUEST_ID.match(given) else _new_request_id()
+        request_id = given if REQUEST_ID.match(given) else f"{self._prefix}{next(self._count):016x}"
         environ[REQUEST_ID_KEY] = request_id
         status = []
 
@@ -100,11 +115,3 @@ class _Bookkeeping:
         metrics.REQUESTS.labels(rule, method, status[-1] if status else "500").inc()
         metrics.LATENCY.labels(rule).observe(time.perf_counter() - started)
         return body
-
-
-def _before() -> None:
-    req = request._get_current_object()
-    g.request_id = req.environ.get(REQUEST_ID_KEY, "")  # for the logs and error bodies
-    req.environ[RULE_KEY] = req.url_rule.rule if req.url_rule else "unmatched"
-    # The swap to a new CURRENT happens here, between requests, never during one.
-    current_app.extensions["nns.registry"].maybe_refresh()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g
+from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from model_store import CorruptArtifact, InvalidName, ModelNotFound, StoreError, VersionNotFound
 
 from ..errors import ModelUnavailable, NotFound, ServiceError
 from .jsonio import json_response
+from .logs import request_id
 
 log = logging.getLogger("service.web.errors")
 
@@ -56,7 +57,7 @@ def error_response(err: ServiceError):
         "error": err.message,
         "code": err.code,
         "details": err.details,
-        "request_id": g.get("request_id", ""),
+        "request_id": request_id(),
     }
     return json_response(body, err.status)
 

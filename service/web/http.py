@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 from pydantic import BaseModel
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from model_store import InvalidName, ModelStore, parse_version
 
@@ -26,11 +27,43 @@ def settings() -> Settings:
 
 def json_body() -> bytes:
     """Return the raw body of a JSON request; 415 for any other content type."""
+    environ = request.environ
     # The raw header first: parsing it into a mimetype costs a few microseconds per request.
-    kind = request.environ.get("CONTENT_TYPE", "")
-    if kind != "application/json" and request.mimetype != "application/json":
+    if environ.get("CONTENT_TYPE") != "application/json" and request.mimetype != "application/json":
         raise ApiError(415, "Content-Type must be application/json")
-    return request.get_data(cache=False)
+    return read_body(environ)
+
+
+def read_body(environ: dict) -> bytes:
+    """Read the whole request body: 413 over the size limit, 400 when it cannot be read.
+
+    Straight from the WSGI input: werkzeug's stream wrappers cost more than the read, and a
+    malformed chunked body (a bad chunk size, a missing terminator) must be the client's 400,
+    not an unhandled exception from the server's reader.
+    """
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    length = environ.get("CONTENT_LENGTH")
+    stream = environ["wsgi.input"]
+    try:
+        if length:
+            size = int(length)
+            if size > limit:
+                raise RequestEntityTooLarge()
+            data = stream.read(size) if size > 0 else b""
+        elif (
+            environ.get("wsgi.input_terminated")
+            or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        ):
+            data = stream.read(limit + 1)  # chunked: the server ends the stream
+            if len(data) > limit:
+                raise RequestEntityTooLarge()
+        else:
+            data = b""  # neither a length nor chunks: no body
+    except RequestEntityTooLarge:
+        raise
+    except Exception:  # any failure to read the body is the client's malformed request
+        raise ApiError(400, "the request body could not be read (malformed chunks?)") from None
+    return data
 
 
 def path_version(text: str) -> int:
@@ -44,4 +77,4 @@ def path_version(text: str) -> int:
 def respond(model: BaseModel, status: int = 200, headers: dict | None = None) -> Response:
     """Return a response whose body is the pydantic model that documents it."""
     body = model.model_dump_json()
-    return Response(body, status=status, headers=headers, mimetype="application/json")
+    return Response(body, status=status, headers=headers, content_type="application/json")

@@ -7,9 +7,15 @@ import sys
 import time
 
 import orjson
-from flask import g, has_request_context
+from flask import has_request_context, request
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+REQUEST_ID_KEY = "nns.request_id"  # the environ key that carries the request id into Flask
+
+
+def request_id() -> str:
+    """Return the current request's id ("" outside a request)."""
+    return request.environ.get(REQUEST_ID_KEY, "") if has_request_context() else ""
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,8 +29,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if has_request_context() and "request_id" in g:
-            line["request_id"] = g.request_id
+        if rid := request_id():
+            line["request_id"] = rid
         for key, value in vars(record).items():
             if key not in _STANDARD:
                 line[key] = value

@@ -27,7 +27,7 @@ from ...training import pipeline
 from ...training.spec import Hyperparameters, Limits, TrainRequest, TrainSpec, flat_loc, from_flat
 from .. import metrics
 from ..auth import admin_required
-from ..http import json_body, respond, settings, store
+from ..http import json_body, read_body, respond, settings, store
 from ..openapi import describe
 from ..schemas import JobAccepted, JobStatus
 
@@ -116,7 +116,7 @@ def _from_csv() -> tuple[JobSpec, Dataset]:
     if spec.dataset is not None:
         raise invalid([problem(["query", "dataset"], "a CSV body is the data: drop dataset")])
     try:
-        text = request.get_data(cache=False).decode("utf-8")
+        text = read_body(request.environ).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the CSV body is not UTF-8 text") from None
     try:

@@ -8,7 +8,7 @@ from ...serving.v2 import metadata, schemas
 from ...serving.v2.binary import HEADER
 from ...serving.v2.infer import infer
 from ..errors import ApiError
-from ..http import path_version, registry, respond, settings, store
+from ..http import path_version, read_body, registry, respond, settings, store
 from ..metrics import PREDICTIONS
 from ..openapi import describe
 from .health import readiness
@@ -42,7 +42,7 @@ def _body() -> bytes:
         raise ApiError(415, "Content-Type must be application/json or application/octet-stream")
     if request.headers.get("Content-Encoding", "identity").lower() != "identity":
         raise ApiError(415, "compressed request bodies are not supported; send it uncompressed")
-    return request.get_data(cache=False)
+    return read_body(request.environ)
 
 
 @bp.get("/v2")
