@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from tests.process.test_container_config import compose_config, dockerfile
-from tests.procs import ROOT, wait_until
+from tests.process.test_container_config import ROOT, compose_config, dockerfile, wait_until
 
 FILES = ("docker-compose.yml", "docker-compose.scale.yml")
 NGINX = ROOT / "deploy" / "nginx"

@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from service.settings import Settings
-from tests.process.test_container_config import compose, dockerfile
-from tests.procs import ROOT
+from tests.process.test_container_config import ROOT, compose, dockerfile
 
 K8S = ROOT / "deploy" / "k8s"
 KUSTOMIZATIONS = sorted(p.parent for p in K8S.rglob("kustomization.yaml"))
