@@ -37,7 +37,7 @@ def bind_error(bind: str) -> str | None:
     """
     if bind.startswith(("unix:", "fd://")):
         return None
-    host, _, port = bind.rpartition(":")
+    host, _, port = bind.rpartition(":") if ":" in bind else (bind, ":", "8000")  # as gunicorn
     host = host.strip("[]") or "0.0.0.0"
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -46,12 +46,14 @@ def bind_error(bind: str) -> str | None:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(address)
-    except (OSError, ValueError) as exc:
-        reason = "address already in use" if getattr(exc, "errno", 0) == errno.EADDRINUSE else exc
-        return (
-            f"cannot listen on {bind} (NNS_BIND): {reason}; stop what uses it "
-            "or set NNS_BIND to another address"
-        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = "address already in use; stop what uses it or set NNS_BIND to another address"
+        else:
+            reason = exc.strerror or str(exc)
+        return f"cannot listen on {bind} (NNS_BIND): {reason}"
+    except ValueError:
+        return f"cannot listen on {bind} (NNS_BIND): not HOST:PORT"
     return None
 
 

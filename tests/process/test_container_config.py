@@ -438,6 +438,7 @@ def test_image_cmd_with_a_taken_port_names_nns_bind_and_trains_nothing(tmp_path)
         cmd = [shutil.which(image["CMD"][0], path=env["PATH"]), *image["CMD"][1:]]
         out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1, (out.stdout, out.stderr)
+    assert len(out.stdout.splitlines()) == 1, (out.stdout, out.stderr)
     [line] = out.stdout.splitlines()
     record = json.loads(line)
     assert f"127.0.0.1:{port} (NNS_BIND)" in record["message"], record
