@@ -47,8 +47,14 @@ def answers(url: str) -> bool:
         return False
 
 
+def say(line: str, stream=sys.stdout) -> None:
+    """Write one whole line at once: gunicorn's log lines share this stream."""
+    stream.write(line + "\n")  # print() may write the text and its newline separately
+    stream.flush()
+
+
 def fail(message: str) -> int:
-    print(f"serve: {message}", file=sys.stderr, flush=True)
+    say(f"serve: {message}", sys.stderr)
     return 1
 
 
@@ -62,7 +68,7 @@ def main() -> int:
     except DataDirNotWritable as exc:
         return fail(str(exc))
     if version is not None:
-        print(f"trained default model {settings.default_model!r} version {version}", flush=True)
+        say(f"trained default model {settings.default_model!r} version {version}")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     gunicorn = subprocess.Popen(gunicorn_argv(), cwd=ROOT, env=env)
     procs = [gunicorn, subprocess.Popen(TRAINER, cwd=ROOT, env=env)]
@@ -90,7 +96,7 @@ def main() -> int:
         time.sleep(0.1)
     else:
         if not stopping:
-            print(f"serving on {url} (Ctrl-C stops)", flush=True)
+            say(f"serving on {url} (Ctrl-C stops)")
     status = (0, 0)
     if not problem:
         with contextlib.suppress(ChildProcessError):
