@@ -1,10 +1,16 @@
-"""The on-disk artifact format: the only module that knows file names and their contents.
+"""The artifact format: the only module that knows file names and their contents.
 
-A version directory holds ``weights.npz`` (arrays only, written with ``np.savez`` and read
-with ``allow_pickle=False``) and ``model.json``. The model directory holds ``CURRENT``, the
-served version number as ASCII text. ``model.json`` carries the caller's metadata plus the
-keys in ``RESERVED_KEYS``; ``meta_sha256`` is the SHA-256 of the UTF-8 encoding of
+On a filesystem a version directory holds ``weights.npz`` (arrays only, written with
+``np.savez`` and read with ``allow_pickle=False``) and ``model.json``. The model directory
+holds ``CURRENT``, the served version number as ASCII text, and ``PROMOTIONS``.
+``model.json`` carries the caller's metadata plus the keys in ``RESERVED_KEYS``;
+``meta_sha256`` is the SHA-256 of the UTF-8 encoding of
 ``json.dumps(doc_without_meta_sha256, sort_keys=True, separators=(",", ":"))``.
+
+On object storage the same names are keys under ``<prefix>/<model>/``, except that the weights
+and attachments live once under ``blobs/<sha256>`` (the digests in ``model.json`` name them),
+``CURRENT`` has a second line numbering the promotion, and ``PROMOTIONS/`` holds one empty
+object per promotion.
 """
 
 from __future__ import annotations
@@ -13,17 +19,15 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import CorruptArtifact, InvalidMetadata, InvalidName
-from .names import parse_version
+from .names import is_version_dirname, parse_version
 
 FORMAT_NAME = "nns-model"
 FORMAT_VERSION = 1
@@ -31,9 +35,12 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.npz"
 META_FILE = "model.json"
 POINTER_FILE = "CURRENT"
-# Every version CURRENT has pointed at, one per line, oldest first (append-only).
+# Every version CURRENT has pointed at, one per line, oldest first (append-only); on object
+# storage a folder of empty objects named by history_entry().
 HISTORY_FILE = "PROMOTIONS"
 LOCK_FILE = ".lock"
+# Object storage only: weights and attachments, each named by its SHA-256 hex digest.
+BLOBS_DIR = "blobs"
 
 RESERVED_KEYS = (
     "format",
@@ -47,6 +54,7 @@ RESERVED_KEYS = (
 # np.savez takes these as its own keyword arguments, so they cannot name arrays.
 _SAVEZ_KEYWORDS = frozenset({"file", "allow_pickle"})
 _SHA256_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_HISTORY_ENTRY_RE = re.compile(r"([0-9]{10})-([1-9][0-9]{0,8})", re.ASCII)
 _CHUNK = 1 << 20
 
 
@@ -72,17 +80,27 @@ _ATTACHMENT_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\.(png|txt|csv|json)", re.
 _ATTACHMENT_MAX = 4 << 20
 
 
+def is_sha256(text: object) -> bool:
+    """Tell whether text is a SHA-256 hex digest (so it can safely name a stored object)."""
+    return isinstance(text, str) and _SHA256_RE.fullmatch(text) is not None
+
+
+def is_attachment_name(name: object) -> bool:
+    """Tell whether name may name an attachment (never a path, never a store file)."""
+    return (
+        isinstance(name, str)
+        and _ATTACHMENT_RE.fullmatch(name) is not None
+        and name not in (WEIGHTS_FILE, META_FILE)
+    )
+
+
 def check_attachments(files: object) -> dict[str, bytes]:
     """Return informational files to store beside the weights, refusing unsafe names or sizes."""
     if not isinstance(files, Mapping):
         raise InvalidMetadata("attachments must be a mapping of file name to bytes")
     checked: dict[str, bytes] = {}
     for name, data in files.items():
-        if (
-            not isinstance(name, str)
-            or _ATTACHMENT_RE.fullmatch(name) is None
-            or name in (WEIGHTS_FILE, META_FILE)
-        ):
+        if not is_attachment_name(name):
             raise InvalidMetadata(f"invalid attachment name {name!r}")
         if not isinstance(data, bytes) or len(data) > _ATTACHMENT_MAX:
             raise InvalidMetadata(f"attachment {name!r} must be bytes of at most 4 MiB")
@@ -90,30 +108,28 @@ def check_attachments(files: object) -> dict[str, bytes]:
     return checked
 
 
-def write_weights(path: Path, arrays: dict[str, np.ndarray]) -> str:
-    """Write arrays to a new npz file at path, fsync it and return its SHA-256 hex digest."""
-    with open(path, "xb") as fh:
-        # No allow_pickle argument: numpy 1.26 would store it as an array; check_arrays already
-        # refused object dtypes.
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def encode_weights(arrays: dict[str, np.ndarray]) -> bytes:
+    """Return the npz bytes of arrays (already checked by check_arrays)."""
+    buffer = io.BytesIO()
+    # No allow_pickle argument: numpy 1.26 would store it as an array; check_arrays already
+    # refused object dtypes.
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
-def read_weights(path: Path, expected_sha256: str, label: str) -> dict[str, np.ndarray]:
-    """Read and verify a weights file, returning its arrays without ever unpickling."""
-    data = _read_artifact_file(path, label)
+def verify_sha256(data: bytes, expected_sha256: str, label: str, filename: str) -> None:
+    """Raise CorruptArtifact unless data hashes to expected_sha256."""
     actual = hashlib.sha256(data).hexdigest()
     if not hmac.compare_digest(actual, expected_sha256):
         raise CorruptArtifact(
-            f"{label}: {WEIGHTS_FILE} checksum mismatch "
+            f"{label}: {filename} checksum mismatch "
             f"(expected {expected_sha256[:12]}…, got {actual[:12]}…)"
         )
+
+
+def decode_weights(data: bytes, expected_sha256: str, label: str) -> dict[str, np.ndarray]:
+    """Verify weights bytes against their checksum and return the arrays, never unpickling."""
+    verify_sha256(data, expected_sha256, label, WEIGHTS_FILE)
     arrays: dict[str, np.ndarray] = {}
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
@@ -168,9 +184,8 @@ def document_digest(doc: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def read_document(path: Path, model: str, version: int, label: str) -> dict[str, Any]:
-    """Read model.json and verify its format, checksum and identity; return the parsed document."""
-    data = _read_artifact_file(path, label)
+def decode_document(data: bytes, model: str, version: int, label: str) -> dict[str, Any]:
+    """Parse model.json and verify its format, checksum and identity; return the document."""
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -197,28 +212,60 @@ def read_document(path: Path, model: str, version: int, label: str) -> dict[str,
             f"{label}: {META_FILE} describes model {doc.get('model')!r} "
             f"version {doc.get('version')!r}"
         )
-    weights_sha = doc.get("weights_sha256")
-    if not isinstance(weights_sha, str) or _SHA256_RE.fullmatch(weights_sha) is None:
+    if not is_sha256(doc.get("weights_sha256")):
         raise CorruptArtifact(f"{label}: {META_FILE} has no valid weights_sha256")
     return doc
 
 
-def encode_pointer(version: int) -> bytes:
-    """Return the CURRENT file content for version."""
-    return f"{version}\n".encode("ascii")
+def encode_pointer(version: int, promotion: int | None = None) -> bytes:
+    """Return CURRENT's content: the version, then on object storage the promotion's number."""
+    if promotion is None:
+        return f"{version}\n".encode("ascii")
+    return f"{version}\n{promotion}\n".encode("ascii")
 
 
 def decode_pointer(data: bytes) -> int | None:
-    """Return the version named by CURRENT content, or None if the content is garbage."""
+    """Return the version named by a filesystem CURRENT, or None if the content is garbage."""
     try:
         return parse_version(data.decode("ascii").strip())
     except (UnicodeDecodeError, InvalidName):
         return None
 
 
-def _read_artifact_file(path: Path, label: str) -> bytes:
-    """Read a whole artifact file, reporting a missing file as corruption of the artifact."""
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise CorruptArtifact(f"{label}: {path.name} is missing") from None
+def decode_numbered_pointer(data: bytes) -> tuple[int | None, int | None]:
+    """Return (version, promotion number) from an object-storage CURRENT.
+
+    A one-line CURRENT, as an operator may write by hand, has no promotion number; garbage
+    gives (None, None).
+    """
+    head, _, tail = data.partition(b"\n")
+    if not tail.strip():
+        return decode_pointer(data), None
+    version, promotion = decode_pointer(head), decode_pointer(tail)
+    if version is None or promotion is None:
+        return None, None
+    return version, promotion
+
+
+def decode_history(data: bytes) -> list[int]:
+    """Return the versions in a PROMOTIONS file, oldest first, skipping torn or garbage lines."""
+    text = data.decode("ascii", "replace")
+    return [int(line) for line in text.splitlines() if is_version_dirname(line)]
+
+
+def history_entry(promotion: int, version: int) -> str:
+    """Return the object name that records one promotion on object storage."""
+    return f"{promotion:010d}-{version}"
+
+
+def decode_history_entry(entry: str) -> tuple[int, int] | None:
+    """Return (promotion number, version) from a history object's name, or None if foreign."""
+    match = _HISTORY_ENTRY_RE.fullmatch(entry)
+    if match is None:
+        return None
+    return int(match[1]), int(match[2])
+
+
+def newest_first_once(versions_oldest_first: list[int]) -> list[int]:
+    """Return the promoted versions most recent first, each once."""
+    return list(dict.fromkeys(reversed(versions_oldest_first)))

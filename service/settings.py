@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,8 +18,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path("data"), description="Directory for the model store, job queue and metrics files."
     )
-    model_store: Path | None = Field(
-        None, description="Model store root; defaults to <data_dir>/models."
+    model_store: str | None = Field(
+        None,
+        description="Model store: a directory or s3://bucket/prefix (AWS_* variables give the "
+        "endpoint and credentials); defaults to <data_dir>/models.",
     )
     default_model: str = Field("diabetes", description="Model served by POST /predict.")
     admin_token: SecretStr | None = Field(
@@ -58,9 +61,15 @@ class Settings(BaseSettings):
     threads: int = Field(1, ge=1, le=64, description="Threads per worker (1 = sync workers).")
     timeout: int = Field(30, ge=1, description="gunicorn worker timeout, in seconds.")
 
+    @field_validator("model_store", mode="before")
+    @classmethod
+    def _path_as_text(cls, value: object) -> object:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
     @property
-    def store_root(self) -> Path:
-        return self.model_store or self.data_dir / "models"
+    def store_root(self) -> str:
+        """Where the model store is, for model_store.open_store: a directory or an s3:// URL."""
+        return self.model_store or str(self.data_dir / "models")
 
     @property
     def queue_path(self) -> Path:

@@ -8,7 +8,8 @@ import pytest
 
 from model_store import ModelStore
 from service.data import datasets
-from service.training.pipeline import Hyperparameters, train_model
+from service.training.pipeline import train_model
+from service.training.spec import Hyperparameters
 from service.web.app import create_app
 
 TOKEN = "test-token-0123456789"
@@ -18,7 +19,8 @@ def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", 
     """Train a small model quickly and publish it; return the TrainResult."""
     params.setdefault("epochs", 300)
     data = datasets.builtin(dataset, samples=200)
-    return train_model(data, Hyperparameters(**params), store, name, source=f"dataset:{dataset}")
+    hyper = Hyperparameters(**params).for_dataset(dataset)  # the dataset's recipe for the rest
+    return train_model(data, hyper, store, name, promote="always", source=f"dataset:{dataset}")
 
 
 @pytest.fixture(scope="session")

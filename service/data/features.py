@@ -335,7 +335,11 @@ def _numbers(column, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray | None]:
     beyond float64's range become infinite and fail the finite check.
     """
     if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
-        return column.astype(np.float64).reshape(-1), None
+        values = column.astype(np.float64).reshape(-1)
+        # A nullable feature's NaN is a missing value (training data, V2 tensors); otherwise
+        # NaN is refused by the finite check.
+        gaps = np.isnan(values) if spec.nullable else None
+        return values, gaps if gaps is not None and gaps.any() else None
     kinds = _NUMBERS | ({type(None)} if spec.nullable else set())
     if not set(map(type, column)) <= kinds:
         raise _NotNumbers([i for i, v in enumerate(column) if type(v) not in kinds])

@@ -24,9 +24,9 @@ from huey.api import Huey
 from huey.registry import Message
 from huey.serializer import Serializer
 
-from ..data.datasets import Dataset
+from ..data.dataset import Dataset
 from ..settings import Settings
-from ..training.pipeline import Hyperparameters
+from ..training.spec import Hyperparameters
 
 try:
     from redis import ConnectionPool
@@ -79,9 +79,11 @@ class JobSpec:
 
     model: str
     params: Hyperparameters
-    promote: bool
+    promote: str  # the promotion policy: auto, always or never
     source: str
     timeout: float
+    task: str = "auto"
+    excluded: tuple[str, ...] = ()
 
 
 def now() -> str:
@@ -114,19 +116,23 @@ def make_huey(settings: Settings) -> Huey:
 
 def _pack(spec: JobSpec, data: Dataset) -> bytes:
     head = {"model": spec.model, "params": spec.params.model_dump(), "promote": spec.promote}
-    head |= {"source": spec.source, "timeout": spec.timeout}
-    head |= {"features": data.features, "target": data.target}
+    head |= {"source": spec.source, "timeout": spec.timeout, "task": spec.task}
+    head |= {"excluded": list(spec.excluded)}
     out = io.BytesIO()
-    np.savez(out, head=np.frombuffer(orjson.dumps(head), np.uint8), X=data.X, y=data.y)
+    raw = np.frombuffer(data.to_bytes(), np.uint8)
+    np.savez(out, head=np.frombuffer(orjson.dumps(head), np.uint8), data=raw)
     return out.getvalue()
 
 
 def _unpack(blob: bytes) -> tuple[JobSpec, Dataset]:
     with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
         head = orjson.loads(arrays["head"].tobytes())
-        data = Dataset(head["features"], head["target"], arrays["X"], arrays["y"])
+        data = Dataset.from_bytes(arrays["data"].tobytes())
     params = Hyperparameters(**head["params"])
-    spec = JobSpec(head["model"], params, head["promote"], head["source"], head["timeout"])
+    spec = JobSpec(
+        head["model"], params, head["promote"], head["source"], head["timeout"], head["task"],
+        tuple(head["excluded"]),
+    )  # fmt: skip
     return spec, data
 
 

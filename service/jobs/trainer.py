@@ -14,7 +14,7 @@ import time
 
 from huey.consumer import Consumer
 
-from model_store import ModelStore, StoreError
+from model_store import StoreError, open_store
 
 from ..settings import get_settings
 from ..training.pipeline import train_model
@@ -90,11 +90,13 @@ def _train(queue: JobQueue, run: Run, spec, data) -> tuple[str, dict | None, str
         out = train_model(
             data,
             spec.params,
-            ModelStore(queue.settings.store_root),
+            open_store(queue.settings.store_root),
             spec.model,
+            task=spec.task,
             promote=spec.promote,
             progress=run.progress,
             source=spec.source,
+            excluded=list(spec.excluded),
         )
     except Stop as stop:
         return stop.status, None, stop.reason
@@ -107,7 +109,8 @@ def _train(queue: JobQueue, run: Run, spec, data) -> tuple[str, dict | None, str
         log.exception("training failed", extra={"job_id": run.record["job_id"]})
         return "failed", None, f"training failed unexpectedly: {type(exc).__name__}: {exc}"
     result = {"model": out.model, "version": out.version, "metrics": out.metrics}
-    return "succeeded", {**result, "promoted": out.promoted}, None
+    result |= {"promoted": out.promoted, "reason": out.reason, "baseline": out.baseline}
+    return "succeeded", result, None
 
 
 def run_job(queue: JobQueue, job_id: str) -> None:

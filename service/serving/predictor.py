@@ -10,10 +10,8 @@ from pydantic import ValidationError
 
 from model_store import Artifact
 
-from ..data.features import FeatureSet
 from ..errors import InvalidInput, from_validation
-from ..nn import MLP, Standardizer
-from ..training.metadata import ModelMeta
+from ..training.model import TrainedModel
 
 
 class NonFiniteOutput(InvalidInput):
@@ -32,17 +30,11 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
 
 
-class Predictor:
+class Predictor(TrainedModel):
     """Predict with one immutable model version."""
 
     def __init__(self, artifact: Artifact, max_batch: int) -> None:
-        self.meta = ModelMeta.model_validate(artifact.meta)
-        self.name, self.version = artifact.model, artifact.version
-        self.task = self.meta.task
-        self.classes = self.meta.classes or []
-        self.features = FeatureSet(self.meta.features)
-        self.net = MLP.from_config(self.meta.architecture.model_dump(), artifact.arrays)
-        self.scaler = Standardizer.from_dict(self.meta.normalisation.model_dump())
+        super().__init__(artifact)
         self.request = self.features.request_adapter(_camel(self.name), max_batch)
         self.max_batch = max_batch
         self._labels = np.array(self.classes, dtype=object) if self.classes else None
@@ -85,14 +77,10 @@ class Predictor:
 
         Raises NonFiniteOutput naming the rows whose outputs overflowed.
         """
-        out = self._forward(X)
+        out = self.forward(X)
         if not np.isfinite(out).all():
             raise NonFiniteOutput(np.flatnonzero(~np.isfinite(out).all(axis=1)).tolist())
         return out
-
-    def _forward(self, X: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused, not warned
-            return self.net.predict(self.scaler.transform(X))
 
     def labels(self, out: np.ndarray) -> tuple[np.ndarray, list]:
         """Return (class index, label) per row of classifier outputs. out: (n, n_outputs)."""
@@ -102,7 +90,7 @@ class Predictor:
     def predictions(self, X: np.ndarray) -> list[dict]:
         """Return one JSON-ready prediction per row of X, from one vectorised forward pass."""
         if len(X) == 1:
-            return [self._one(self._forward(X)[0].tolist())]
+            return [self._one(self.forward(X)[0].tolist())]
         out = self.outputs(X)
         if self.task == "regression":
             return [{"prediction": v} for v in out[:, 0].tolist()]

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from model_store import ModelNotFound, ModelStore, StoreError, VersionNotFound, validate_name
+from model_store import ModelNotFound, Pointer, Store, StoreError, VersionNotFound, validate_name
 
 from ..errors import ModelUnavailable
 from .predictor import Predictor
@@ -20,12 +20,12 @@ PINNED_CACHE = 16  # pinned (non-current) versions kept loaded per process
 class Registry:
     """Serve the current version of every model; refuse versions that fail to load."""
 
-    def __init__(self, store: ModelStore, *, max_batch: int, reload_interval: float) -> None:
+    def __init__(self, store: Store, *, max_batch: int, reload_interval: float) -> None:
         self.store, self.max_batch, self.interval = store, max_batch, reload_interval
         self.current: dict[str, Predictor] = {}
         self.errors: dict[str, str] = {}  # model -> why its CURRENT is not what we serve
         self._seen: dict[str, int | None] = {}  # CURRENT contents last acted on
-        self._failed: dict[str, int | None] = {}  # model -> mtime of the CURRENT that failed
+        self._failed: dict[str, str | None] = {}  # model -> token of the CURRENT that failed
         self._pinned: OrderedDict[tuple[str, int], Predictor] = OrderedDict()
         self._lock = threading.Lock()
         self._next_check = 0.0
@@ -55,9 +55,8 @@ class Registry:
                 continue
         return None
 
-    def _apply(self, name: str, pointer: int | None) -> None:
-        self._seen[name] = pointer
-        mtime = self.store.current_mtime_ns(name)
+    def _apply(self, name: str, current: Pointer) -> None:
+        pointer = self._seen[name] = current.version
         try:
             if pointer is None:
                 self.store.current_version(name)  # raises the reason
@@ -65,7 +64,7 @@ class Registry:
             predictor = self._load(name, pointer)
         except (StoreError, ValueError, KeyError) as exc:
             self.errors[name] = f"version {pointer} of {name!r} failed to load: {exc}"
-            self._failed[name] = mtime
+            self._failed[name] = current.token
             self.on_load_failure(name)
             serving = self.current.get(name) or self._fallback(name)
             if serving is not None:
@@ -91,18 +90,22 @@ class Registry:
             return  # another thread is already refreshing
         try:
             self._next_check = time.monotonic() + self.interval
-            state = self.store.pointer_state()
+            try:
+                state = self.store.pointers()
+            except StoreError as exc:  # object storage unreachable: keep serving, look again
+                log.warning("model store poll failed", extra={"error": str(exc)})
+                return
             for name, pointer in state.items():
-                if name not in self._seen or self._seen[name] != pointer or self._rewritten(name):
+                if self._seen.get(name, -1) != pointer.version or self._rewritten(name, pointer):
                     self._apply(name, pointer)
             for name in set(self.current) - set(state):
                 del self.current[name]  # removed from the store by an operator
         finally:
             self._lock.release()
 
-    def _rewritten(self, name: str) -> bool:
+    def _rewritten(self, name: str, pointer: Pointer) -> bool:
         """Tell whether a CURRENT that failed to load was written again (e.g. re-promoted)."""
-        return name in self._failed and self.store.current_mtime_ns(name) != self._failed[name]
+        return name in self._failed and pointer.token != self._failed[name]
 
     def maybe_refresh(self) -> None:
         """Refresh when the reload interval has passed; cheap enough for every request."""

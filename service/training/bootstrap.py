@@ -8,11 +8,12 @@ import os
 import sys
 from pathlib import Path
 
-from model_store import ModelStore
+from model_store import open_store
 
 from ..data import datasets
 from ..settings import Settings, get_settings
-from .pipeline import Hyperparameters, train_model
+from .pipeline import train_model
+from .spec import Hyperparameters
 
 log = logging.getLogger("service.training.bootstrap")
 
@@ -39,7 +40,7 @@ def ensure_default_model(settings: Settings) -> int | None:
     datasets can seed a model; another default model name must be trained explicitly.
     Raises DataDirNotWritable when the data directory (which holds the lock) is not writable.
     """
-    store = ModelStore(settings.store_root)
+    store = open_store(settings.store_root)
     name = settings.default_model
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,9 +59,10 @@ def ensure_default_model(settings: Settings) -> int | None:
             )
         result = train_model(
             datasets.builtin(name),
-            Hyperparameters(),
+            Hyperparameters().for_dataset(name),
             store,
             name,
+            promote="always",  # the first version of the default model
             source=f"dataset:{name}",
         )
         return result.version

@@ -11,19 +11,23 @@ import json
 import sys
 import time
 import typing
+from pathlib import Path
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from model_store import ModelStore, StoreError
+from model_store import StoreError, open_store
 
 from ..data import datasets
+from ..data.columns import feature_specs
+from ..data.csvfile import read_csv_file
 from ..settings import get_settings
 from .pipeline import train_model
 from .spec import FLAT_FIELDS, Hyperparameters, TrainSpec, flat_loc, from_flat
+from .task import encode_target
 
 ALIASES = {"learning_rate": ["--lr"]}  # short forms kept from the first release
-CLI_ONLY_HTTP = ("promote", "timeout")  # spec fields the command sets another way (or not)
+CLI_ONLY_HTTP = ("timeout",)  # spec fields only HTTP requests have
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, info in Hyperparameters.model_fields.items():
         _add(p, name, info)
     p.add_argument("--store", help="model store root (default: NNS_MODEL_STORE or data/models)")
-    p.add_argument("--no-promote", action="store_true", help="publish without making it current")
+    p.add_argument("--no-promote", action="store_true", help="the same as --promote never")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     return p
 
@@ -75,8 +79,10 @@ class ProgressBar:
 
     def __init__(self, stream=sys.stderr, width: int = 30) -> None:
         self.stream, self.width, self.last = stream, width, 0.0
+        self.epoch, self.loss, self.open = 0, 0.0, False
 
     def __call__(self, epoch: int, epochs: int, loss: float) -> None:
+        self.epoch, self.loss = epoch, loss
         now = time.monotonic()
         if epoch != epochs and now - self.last < 0.1:
             return
@@ -84,8 +90,20 @@ class ProgressBar:
         done = int(self.width * epoch / epochs)
         bar = "#" * done + "-" * (self.width - done)
         self.stream.write(f"\r[{bar}] {epoch}/{epochs} loss {loss:.5f}")
-        if epoch == epochs:
+        self.open = epoch != epochs
+        if not self.open:
             self.stream.write("\n")
+        self.stream.flush()
+
+    def finish(self, result) -> None:
+        """End the bar's line; say where training stopped when it stopped early."""
+        if self.open:
+            self.stream.write(f"\r{' ' * (self.width + 40)}\r")
+        if result.stopped_early:
+            self.stream.write(
+                f"stopped early at epoch {result.epochs_run} (no better validation loss for "
+                f"the patience window; the best epoch's weights are kept)\n"
+            )
         self.stream.flush()
 
 
@@ -94,14 +112,55 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _numbers(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:,.4f}" for k, v in metrics.items() if isinstance(v, float))
+
+
 def _summary(result, elapsed: float) -> str:
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
     state = "current" if result.promoted else "not promoted"
+    rows = f"{result.metrics['evaluated_on']} rows ({result.metrics['rows']})"
     return (
         f"model {result.model} version {result.version} ({state}) in {elapsed:.2f} s\n"
-        f"metrics on {result.metrics['evaluated_on']} data: {metrics}\n"
+        f"metrics on {rows}: {_numbers(result.metrics)}\n"
+        f"baseline ({result.baseline.get('kind')}) on the same rows: {_numbers(result.baseline)}\n"
+        f"{result.reason}\n"
         f"store {result.store}"
     )
+
+
+def describe_data(data, spec: TrainSpec) -> str:
+    """Return the lines that say how the data was read and typed, one line per column."""
+    specs = feature_specs(data)
+    target = encode_target(data.y, data.target, spec.task, spec.hyperparameters.loss)
+    head = f"data: {data.rows} rows"
+    if data.dropped:
+        head += f" ({data.dropped} dropped: no {data.target!r} value)"
+    if data.source.get("delimiter"):
+        head += f", {data.source['delimiter']}-separated"
+    width = max([len(s.name) for s in specs] + [len(data.target)])
+    lines = [head]
+    for s in specs:
+        lines.append(f"  {s.name:<{width}}  {_kind(s)}")
+    if target.task == "regression":
+        what = f"regression (answers in the target's units; mean {target.mean:,.4g})"
+    else:
+        shown = ", ".join(str(c) for c in target.classes[:10])
+        more = f", ... ({len(target.classes)} in all)" if len(target.classes) > 10 else ""
+        what = f"{target.task}: {shown}{more}"
+        if target.task == "binary":
+            what += f" (probability is for {target.classes[1]!s})"
+    lines.append(f"  {data.target:<{width}}  target, {what}")
+    return "\n".join(lines)
+
+
+def _kind(s) -> str:
+    if s.type == "numeric":
+        missing = f", missing values imputed with {s.impute:g}" if s.nullable else ""
+        return f"numeric [{s.min:g}, {s.max:g}]{missing}"
+    values = ", ".join(str(v) for v in (s.values or [])[:8])
+    more = f", ... ({len(s.values)} in all)" if len(s.values or []) > 8 else ""
+    missing = " + missing as a category" if s.nullable else ""
+    return f"{s.type}: {values}{more}{missing}"
 
 
 def _spec(args: argparse.Namespace) -> TrainSpec:
@@ -111,7 +170,8 @@ def _spec(args: argparse.Namespace) -> TrainSpec:
     if not args.data:
         flat.setdefault("dataset", "diabetes")
     flat.setdefault("model", flat.get("dataset"))
-    flat["promote"] = not args.no_promote
+    if args.no_promote:
+        flat["promote"] = "never"
     return from_flat(flat)
 
 
@@ -137,25 +197,38 @@ def train_main(argv: list[str] | None = None) -> int:
         return _fail(f"invalid {ALIASES.get(loc[0], [flag(str(loc[0]))])[0]}: {err['msg']}")
     try:
         if args.data:
-            data = datasets.from_csv_file(args.data, spec.target)
+            options = {"sep": spec.sep, "exclude": tuple(spec.exclude)}
+            if spec.na is not None:
+                options["na"] = tuple(spec.na)
+            data = read_csv_file(args.data, spec.target, **options)
         else:
             data = datasets.builtin(spec.dataset, **spec.moons, seed=spec.hyperparameters.seed)
-        store = ModelStore(args.store or get_settings().store_root)
+        location = str(args.store or get_settings().store_root)
+        # A directory is shown and stored as an absolute path; an s3:// location as given.
+        store = open_store(location if "://" in location else Path(location).resolve())
+        if not args.json:
+            print(describe_data(data, spec), flush=True)
+        bar = None if args.json else ProgressBar()
         started = time.perf_counter()
         result = train_model(
             data,
             spec.hyperparameters,
             store,
             spec.model,
+            task=spec.task,
             promote=spec.promote,
-            progress=None if args.json else ProgressBar(),
-            source=args.data or f"dataset:{spec.dataset}",
+            progress=bar,
+            source=str(Path(args.data).resolve()) if args.data else f"dataset:{spec.dataset}",
+            excluded=list(spec.exclude),
         )
     except (ValueError, StoreError) as exc:  # DatasetError is a ValueError
         return _fail(str(exc))
+    if bar is not None:
+        bar.finish(result)
     if args.json:
         out = {"model": spec.model, "version": result.version, "metrics": result.metrics}
-        print(json.dumps({**out, "promoted": result.promoted, "store": result.store}))
+        out |= {"baseline": result.baseline, "promoted": result.promoted, "reason": result.reason}
+        print(json.dumps({**out, "task": result.task, "store": result.store}))
     else:
         print(_summary(result, time.perf_counter() - started))
     return 0

@@ -36,12 +36,21 @@ class Normalisation(BaseModel):
     scale: list[float]
 
 
+class TargetScaling(BaseModel):
+    """Regression: the network learns (y - mean) / scale; answers are in y's own units."""
+
+    mean: float
+    scale: float
+
+
 class DataSummary(BaseModel):
     """Which data trained the version, without keeping it."""
 
     sha256: str
-    rows: int
+    rows: int = Field(description="Rows used (after dropping those without a target).")
     source: str = ""
+    dropped: int = Field(0, description="Rows left out because their target was missing.")
+    excluded: list[str] = Field([], description="Columns left out on request.")
 
 
 class History(BaseModel):
@@ -67,11 +76,14 @@ class ModelMeta(BaseModel):
     target: str
     task: Task
     classes: list[Label] | None = Field(None, description="Class labels in output order.")
+    target_scaling: TargetScaling | None = None
     architecture: Architecture
     normalisation: Normalisation
     hyperparameters: dict[str, Any] = {}
     data: DataSummary
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, Any] = Field({}, description="On the rows `evaluated_on` names.")
+    baseline: dict[str, Any] = Field({}, description="The trivial model on the same rows.")
+    promotion: dict[str, Any] | None = Field(None, description="The policy and its decision.")
     history: History
 
     @model_validator(mode="before")

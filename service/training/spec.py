@@ -25,8 +25,10 @@ from pydantic_core import PydanticCustomError
 
 from model_store import InvalidName, validate_name
 
+from ..data.csvfile import MISSING
 from ..data.datasets import BUILTIN, MOONS_NOISE, MOONS_SAMPLES
 from ..settings import Settings
+from .promotion import Policy
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # model_store.validate_name, as JSON Schema
 
@@ -96,33 +98,53 @@ Width = Annotated[int, Field(ge=1), BeforeValidator(_integral), AfterValidator(_
 
 
 class Hyperparameters(BaseModel):
-    """How to train; each field is a flag of nns-train (`--learning-rate` is also `--lr`)."""
+    """How to train; each field is a flag of nns-train (`--learning-rate` is also `--lr`).
+
+    The defaults suit tabular data (chosen by measurement, README "Training on your own CSV");
+    the built-in datasets keep the settings they were designed with (RECIPES) for the fields
+    a request leaves out.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hidden: list[Width] = Field([4], description="Hidden layer widths; [] is a perceptron.")
+    hidden: list[Width] = Field([64, 32], description="Hidden layer widths; [] is a perceptron.")
     activation: Literal["sigmoid", "tanh", "relu", "identity"] = Field(
-        "sigmoid", description="Activation of the hidden layers."
+        "relu", description="Activation of the hidden layers."
     )
-    loss: Literal["bce", "cce", "mse"] = Field(
-        "bce", description="bce: binary classification, cce: multiclass, mse: regression."
+    loss: Literal["bce", "cce", "mse"] | None = Field(
+        None,
+        description="bce: binary classification, cce: multiclass, mse: regression; "
+        "none: the task's (see task).",
     )
     optimizer: Literal["sgd", "adam"] = Field("adam", description="Gradient descent variant.")
-    learning_rate: float = Field(0.05, gt=0, le=10, allow_inf_nan=False, description="Step size.")
+    learning_rate: float = Field(0.003, gt=0, le=10, allow_inf_nan=False, description="Step size.")
     epochs: Count = Field(
-        2000, ge=1, le=MAX_COUNT, description="Passes over the training rows (at most)."
+        300, ge=1, le=MAX_COUNT, description="Passes over the training rows (at most)."
     )
-    batch_size: Positive | None = Field(None, description="Rows per step; none: the full batch.")
+    batch_size: Positive | None = Field(32, description="Rows per step; none: the full batch.")
     seed: Count = Field(1, ge=0, le=2**32 - 1, description="Seed of every random draw.")
-    validation_split: float = Field(
-        0.0, ge=0, lt=1, allow_inf_nan=False, description="Share of rows held out for metrics."
+    validation_split: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="Share of rows held out for early stopping and metrics; none: 0.2 from "
+        "100 rows on, else 0 (metrics on the training rows).",
     )
-    patience: Positive | None = Field(None, description="Early-stopping patience in epochs.")
+    patience: Positive | None = Field(
+        20, description="Epochs without a better validation loss before stopping early."
+    )
     momentum: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False, description="SGD momentum.")
     weight_decay: float = Field(
         0.0, ge=0, le=1, allow_inf_nan=False, description="L2 penalty on the weights."
     )
     dtype: Literal["float64", "float32"] = Field("float64", description="Network precision.")
+
+    def for_dataset(self, dataset: str | None) -> Hyperparameters:
+        """Fill the fields a request left out with the built-in dataset's recipe."""
+        recipe = RECIPES.get(dataset or "", {})
+        given = self.model_dump(include=self.model_fields_set)
+        return Hyperparameters.model_validate({**recipe, **given})
 
     @field_validator("hidden")
     @classmethod
@@ -139,6 +161,22 @@ class Hyperparameters(BaseModel):
         if limits is not None and epochs > limits.epochs:
             raise over_limit(f"at most {limits.epochs} epochs (NNS_MAX_EPOCHS)")
         return epochs
+
+
+# The settings the built-in datasets were designed with: the diabetes perceptron, XOR and moons
+# keep their answers. A request's own fields override them.
+RECIPES: dict[str, dict] = {
+    name: {
+        "hidden": [4],
+        "activation": "sigmoid",
+        "learning_rate": 0.05,
+        "epochs": 2000,
+        "batch_size": None,
+        "validation_split": 0.0,
+        "patience": None,
+    }
+    for name in BUILTIN
+}
 
 
 class TrainSpec(BaseModel):
@@ -159,8 +197,23 @@ class TrainSpec(BaseModel):
     noise: float | None = Field(
         None, ge=0, le=10, allow_inf_nan=False, description=f"moons only: noise ({MOONS_NOISE})."
     )
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
+        "auto", description="What to predict; auto: worked out from the target's values."
+    )
+    exclude: list[str] = Field([], description="Columns to leave out (IDs, names, leaks).")
+    sep: Literal[",", ";", "\t", "|"] | None = Field(
+        None, description="CSV delimiter; none: detected (comma, semicolon, tab or pipe)."
+    )
+    na: list[str] | None = Field(
+        None,
+        description="Cells that mean a missing value; none: " + ", ".join(repr(m) for m in MISSING),
+    )
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
-    promote: bool = Field(True, description="Make the new version current.")
+    promote: Policy = Field(
+        "auto",
+        description="auto: make it current only if it beats its baseline and is not worse "
+        "than the current version; always; never. true and false mean always and never.",
+    )
     timeout: float | None = Field(
         None,
         gt=0,
@@ -174,6 +227,36 @@ class TrainSpec(BaseModel):
         if info.data.get("dataset") == "moons":
             check_rows(samples or MOONS_SAMPLES, info)
         return samples
+
+    @field_validator("promote", mode="before")
+    @classmethod
+    def _old_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        """Keep the first release's booleans working: true is always, false is never."""
+        if info.mode == "python" and isinstance(value, str):  # flags and query values
+            value = {"true": True, "false": False}.get(value.strip().lower(), value)
+        if value is True or value is False:
+            return "always" if value else "never"
+        return value
+
+    @field_validator("sep", mode="before")
+    @classmethod
+    def _sep_names(cls, value: Any) -> Any:
+        """Accept the delimiters' names, easier to type than a tab: comma, semicolon, tab, pipe."""
+        names = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+        return names.get(value, value) if isinstance(value, str) else value
+
+    @field_validator("exclude", "na", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """Accept "a,b" (flags and CSV query values) as well as a list."""
+        return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _recipe(self) -> TrainSpec:
+        """Resolve the hyperparameters: a built-in dataset's recipe for what was left out."""
+        if self.dataset is not None:
+            self.hyperparameters = self.hyperparameters.for_dataset(self.dataset)
+        return self
 
     @field_validator("timeout")
     @classmethod
@@ -218,7 +301,7 @@ TRAIN_SOURCES = [
         },
     },
 ]
-Number = Annotated[float, Field(allow_inf_nan=False)]
+Cell = Annotated[float, Field(allow_inf_nan=False)] | str | bool | None  # null: missing
 
 
 class TrainRequest(TrainSpec):
@@ -226,8 +309,10 @@ class TrainRequest(TrainSpec):
 
     model_config = ConfigDict(json_schema_extra={"anyOf": TRAIN_SOURCES})
 
-    rows: list[dict[str, Number]] | None = Field(
-        None, min_length=1, description="Training rows: each feature and the target by name."
+    rows: list[dict[str, Cell]] | None = Field(
+        None,
+        min_length=1,
+        description="Training rows: each feature and the target by name; null is missing.",
     )
 
     @field_validator("rows")
@@ -247,7 +332,10 @@ class TrainRequest(TrainSpec):
 
 
 # -- flat forms: nns-train flags and the CSV query -----------------------------------------
-FLAT_FIELDS = ("model", "target", "dataset", "samples", "noise", "promote", "timeout")
+FLAT_FIELDS = (
+    "model", "target", "dataset", "samples", "noise", "task", "exclude", "sep", "na", "promote",
+    "timeout",
+)  # fmt: skip
 
 
 def hidden_widths(text: str) -> list[str]:

@@ -11,7 +11,7 @@ import time
 from flask import Flask, Request
 from werkzeug.routing import Rule
 
-from model_store import ModelStore
+from model_store import open_store
 
 from ..serving.registry import Registry
 from ..settings import Settings, get_settings
@@ -35,7 +35,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, DEBUG=False, TESTING=False)
     app.json.sort_keys = False
 
-    store = ModelStore(settings.store_root)
+    store = open_store(settings.store_root)
     registry = Registry(
         store, max_batch=settings.max_batch, reload_interval=settings.reload_interval
     )

@@ -6,7 +6,7 @@ from flask import Response, current_app, request
 from pydantic import BaseModel
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from model_store import InvalidName, ModelStore, parse_version
+from model_store import InvalidName, Store, parse_version
 
 from ..serving.registry import Registry
 from ..settings import Settings
@@ -17,7 +17,7 @@ def registry() -> Registry:
     return current_app.extensions["nns.registry"]
 
 
-def store() -> ModelStore:
+def store() -> Store:
     return registry().store
 
 

@@ -162,6 +162,8 @@ class JobResult(BaseModel):
     version: int
     metrics: dict[str, Any]
     promoted: bool
+    reason: str = Field("", description="Why the version is or is not current, with numbers.")
+    baseline: dict[str, Any] = Field({}, description="The trivial model on the same rows.")
 
 
 class JobStatus(BaseModel):
@@ -170,7 +172,7 @@ class JobStatus(BaseModel):
     job_id: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     model: str
-    promote: bool
+    promote: Literal["auto", "always", "never"] = Field(description="The promotion policy.")
     progress: JobProgress
     result: JobResult | None = Field(description="Set when the job succeeded.")
     error: str | None = Field(description="Why the job failed or was cancelled.")

@@ -1,4 +1,7 @@
-"""Concurrent publishers, version allocation retries and temporary-directory handling."""
+"""Filesystem backend: concurrent publishers, numbering retries and temporary directories.
+
+The same guarantees on object storage are tested in test_s3.py.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import pytest
 
 from model_store import CorruptArtifact, ModelNotFound, ModelStore
 
-from .conftest import child_command, child_env
+from .conftest import assert_each_writer_got_its_own_versions, child_command, child_env
 
 PUBLISHER = """
 import json, os, sys, time
@@ -33,6 +36,13 @@ for i in range(count):
                                   {"writer": tag}))
 print(json.dumps(versions), flush=True)
 """
+
+
+@pytest.fixture
+def store(fs_store: ModelStore) -> ModelStore:
+    """These tests are about the filesystem backend only."""
+    return fs_store
+
 
 THREADS = 8
 THREAD_PUBLISHES = 2
@@ -88,15 +98,8 @@ def test_threads_and_processes_publish_distinct_loadable_versions(
     assert not errors
 
     total = THREADS * THREAD_PUBLISHES + PROCESSES * PROCESS_PUBLISHES
-    allocated = sorted(v for versions in results.values() for v in versions)
-    assert allocated == list(range(1, total + 1))
     store = ModelStore(root)
-    assert store.versions("m") == allocated
-    for writer, versions in results.items():
-        for i, version in enumerate(versions):
-            artifact = store.load("m", version)
-            assert artifact.meta["writer"] == f"{writer}-{i}"
-            assert np.array_equal(artifact.arrays["w"], np.full(50_000, float(i)))
+    assert_each_writer_got_its_own_versions(store, results, total, 50_000)
     # Promotion happens under the same lock as numbering, so the newest version wins.
     assert store.current_version("m") == total
     assert not [p for p in (root / "m").iterdir() if p.name.startswith(".tmp-")]

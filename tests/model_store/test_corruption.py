@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from model_store import CorruptArtifact, ModelStore, StoreError
+from model_store import CorruptArtifact, ModelStore, Store, StoreError, VersionNotFound
 
-from .conftest import edit_model_json, sample_arrays, sample_meta
+from .conftest import FsRaw, S3Raw, edit_model_json, sample_arrays, sample_meta
+
+Raw = FsRaw | S3Raw
 
 
 @pytest.fixture
-def two_versions(store: ModelStore) -> ModelStore:
+def two_versions(store: Store) -> Store:
     """Return a store with model 'm' at versions 1 and 2, CURRENT = 2."""
     store.publish("m", sample_arrays(1), sample_meta())
     store.publish("m", sample_arrays(2), sample_meta())
     return store
 
 
-def version_dir(store: ModelStore, version: int) -> Path:
-    return store.root / "m" / str(version)
-
-
-def test_flipped_weight_byte_is_detected(two_versions: ModelStore) -> None:
-    weights = version_dir(two_versions, 2) / "weights.npz"
-    data = bytearray(weights.read_bytes())
+def test_flipped_weight_byte_is_detected(two_versions: Store, raw: Raw) -> None:
+    weights = raw.weights("m", 2)
+    data = bytearray(raw.read(*weights))
     data[len(data) // 2] ^= 0xFF
-    weights.write_bytes(bytes(data))
+    raw.write(bytes(data), *weights)
     with pytest.raises(CorruptArtifact, match=r"version 2: weights\.npz checksum mismatch"):
         two_versions.load("m")
     # Metadata alone is still intact and readable; other versions are unaffected.
@@ -40,11 +36,11 @@ def test_flipped_weight_byte_is_detected(two_versions: ModelStore) -> None:
     assert two_versions.load("m", 1).version == 1
 
 
-def test_edited_metric_is_detected(two_versions: ModelStore) -> None:
+def test_edited_metric_is_detected(two_versions: Store, raw: Raw) -> None:
     def bump(doc: dict[str, Any]) -> None:
         doc["metrics"]["accuracy"] = 0.99
 
-    edit_model_json(version_dir(two_versions, 2) / "model.json", bump, resign=False)
+    edit_model_json(raw, 2, bump, resign=False)
     with pytest.raises(CorruptArtifact, match=r"model\.json checksum mismatch"):
         two_versions.load("m")
     with pytest.raises(CorruptArtifact, match=r"model\.json checksum mismatch"):
@@ -52,21 +48,21 @@ def test_edited_metric_is_detected(two_versions: ModelStore) -> None:
 
 
 def test_resigned_edit_loads_so_the_digest_follows_the_documented_recipe(
-    two_versions: ModelStore,
+    two_versions: Store, raw: Raw
 ) -> None:
     def bump(doc: dict[str, Any]) -> None:
         doc["metrics"]["accuracy"] = 0.99
 
-    edit_model_json(version_dir(two_versions, 2) / "model.json", bump, resign=True)
+    edit_model_json(raw, 2, bump, resign=True)
     assert two_versions.load("m").meta["metrics"]["accuracy"] == 0.99
 
 
 @pytest.mark.parametrize("found", [2, 0, "1", 1.0, True, None])
-def test_unsupported_format_version(two_versions: ModelStore, found: object) -> None:
+def test_unsupported_format_version(two_versions: Store, raw: Raw, found: object) -> None:
     def change(doc: dict[str, Any]) -> None:
         doc["format_version"] = found
 
-    edit_model_json(version_dir(two_versions, 2) / "model.json", change, resign=True)
+    edit_model_json(raw, 2, change, resign=True)
     with pytest.raises(CorruptArtifact, match="unsupported format version"):
         two_versions.load("m")
 
@@ -81,28 +77,50 @@ def test_unsupported_format_version(two_versions: ModelStore, found: object) -> 
         lambda doc: doc.update(weights_sha256="../../etc"),
     ],
 )
-def test_malformed_documents(two_versions: ModelStore, mutate: Any) -> None:
-    edit_model_json(version_dir(two_versions, 2) / "model.json", mutate, resign=False)
+def test_malformed_documents(two_versions: Store, raw: Raw, mutate: Any) -> None:
+    edit_model_json(raw, 2, mutate, resign=False)
     with pytest.raises(CorruptArtifact):
         two_versions.load("m")
 
 
 @pytest.mark.parametrize("content", [b"", b"{", b"[1, 2]", b"\xff\xfe", b"[" * 100_000])
-def test_unparseable_model_json(two_versions: ModelStore, content: bytes) -> None:
-    (version_dir(two_versions, 2) / "model.json").write_bytes(content)
+def test_unparseable_model_json(two_versions: Store, raw: Raw, content: bytes) -> None:
+    raw.write(content, "m", "2", "model.json")
     with pytest.raises(CorruptArtifact, match="model.json"):
         two_versions.load("m")
 
 
-@pytest.mark.parametrize("filename", ["model.json", "weights.npz"])
-def test_missing_files(two_versions: ModelStore, filename: str) -> None:
-    (version_dir(two_versions, 2) / filename).unlink()
-    with pytest.raises(CorruptArtifact, match=f"{filename} is missing"):
+def test_missing_weights(two_versions: Store, raw: Raw) -> None:
+    raw.delete(*raw.weights("m", 2))
+    with pytest.raises(CorruptArtifact, match="weights.npz is missing"):
         two_versions.load("m")
+    assert two_versions.load("m", 1).version == 1
 
 
-def test_copied_version_directory_is_detected(two_versions: ModelStore) -> None:
-    shutil.copytree(version_dir(two_versions, 1), version_dir(two_versions, 5))
+def test_missing_model_json_in_a_version_directory(fs_store: ModelStore) -> None:
+    fs_store.publish("m", sample_arrays(1), sample_meta())
+    (fs_store.root / "m" / "1" / "model.json").unlink()
+    with pytest.raises(CorruptArtifact, match="model.json is missing"):
+        fs_store.load("m")
+
+
+def test_a_version_without_its_manifest_does_not_exist_in_a_bucket(
+    s3_store: Store, s3_raw: S3Raw
+) -> None:
+    two_versions = s3_store
+    two_versions.publish("m", sample_arrays(1), sample_meta())
+    two_versions.publish("m", sample_arrays(2), sample_meta())
+    # In a bucket model.json is the version (the weights live under their digest elsewhere).
+    s3_raw.delete("m", "2", "model.json")
+    with pytest.raises(CorruptArtifact, match="CURRENT points at version 2, which does not exist"):
+        two_versions.load("m")
+    with pytest.raises(VersionNotFound):
+        two_versions.load("m", 2)
+    assert two_versions.versions("m") == [1]
+
+
+def test_copied_version_directory_is_detected(two_versions: Store, raw: Raw) -> None:
+    raw.copy_version("m", 1, 5)
     with pytest.raises(CorruptArtifact, match="describes model 'm' version 1"):
         two_versions.load("m", 5)
     with pytest.raises(CorruptArtifact):
@@ -121,16 +139,13 @@ class Trap:
 
 
 def test_npz_with_object_array_is_refused_without_unpickling(
-    two_versions: ModelStore, tmp_path: Path
+    two_versions: Store, raw: Raw, tmp_path: Path
 ) -> None:
     marker = tmp_path / "unpickled"
     evil = tmp_path / "evil.npz"
     np.savez(evil, w=np.array([Trap(marker)], dtype=object))
-    target = version_dir(two_versions, 2)
-    shutil.copyfile(evil, target / "weights.npz")
     # Make the checksums agree so only the pickle refusal stands between us and the payload.
-    sha = hashlib.sha256(evil.read_bytes()).hexdigest()
-    edit_model_json(target / "model.json", lambda doc: doc.update(weights_sha256=sha), resign=True)
+    raw.replace_weights("m", 2, evil.read_bytes())
 
     with pytest.raises(CorruptArtifact, match="pickle"):
         two_versions.load("m")
@@ -158,9 +173,9 @@ def test_npz_with_object_array_is_refused_without_unpickling(
     ],
 )
 def test_broken_current_pointer(
-    two_versions: ModelStore, content: bytes, pointer: int | None
+    two_versions: Store, raw: Raw, content: bytes, pointer: int | None
 ) -> None:
-    (two_versions.root / "m" / "CURRENT").write_bytes(content)
+    raw.write(content, "m", "CURRENT")
     with pytest.raises(CorruptArtifact, match="CURRENT"):
         two_versions.current_version("m")
     with pytest.raises(CorruptArtifact, match="CURRENT"):
@@ -173,9 +188,11 @@ def test_broken_current_pointer(
     assert two_versions.load("m").version == 1
 
 
-def test_messages_never_leak_filesystem_paths(two_versions: ModelStore, tmp_path: Path) -> None:
-    (version_dir(two_versions, 2) / "weights.npz").unlink()
-    (two_versions.root / "m" / "CURRENT").write_text("7")
+def test_messages_never_leak_filesystem_paths(
+    two_versions: Store, raw: Raw, tmp_path: Path
+) -> None:
+    raw.delete(*raw.weights("m", 2))
+    raw.write(b"7", "m", "CURRENT")
     messages = []
     for call in (
         lambda: two_versions.load("m", 2),

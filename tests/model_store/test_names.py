@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_store import InvalidName, ModelStore, StoreError, parse_version, validate_name
+from model_store import InvalidName, ModelStore, Store, StoreError, parse_version, validate_name
+
+from .conftest import FsRaw, S3Raw
 
 BAD_NAMES = [
     "../x",
@@ -41,8 +43,9 @@ def test_good_names_pass(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
-def test_bad_names_rejected_before_touching_the_filesystem(name: object, root: Path) -> None:
-    store = ModelStore(root)
+def test_bad_names_rejected_before_touching_the_store(
+    name: object, store: Store, raw: FsRaw | S3Raw, root: Path
+) -> None:
     calls = [
         lambda: store.publish(name, {"w": np.zeros(2)}, {}),  # type: ignore[arg-type]
         lambda: store.versions(name),  # type: ignore[arg-type]
@@ -51,14 +54,16 @@ def test_bad_names_rejected_before_touching_the_filesystem(name: object, root: P
         lambda: store.load(name, 1),  # type: ignore[arg-type]
         lambda: store.read_meta(name, 1),  # type: ignore[arg-type]
         lambda: store.set_current(name, 1),  # type: ignore[arg-type]
-        lambda: store.current_mtime_ns(name),  # type: ignore[arg-type]
+        lambda: store.current_token(name),  # type: ignore[arg-type]
+        lambda: store.promoted_versions(name),  # type: ignore[arg-type]
+        lambda: store.read_attachment(name, 1, "loss.png"),  # type: ignore[arg-type]
     ]
     for call in calls:
         with pytest.raises(InvalidName):
             call()
     with pytest.raises(InvalidName):
         validate_name(name)
-    assert not root.exists()
+    assert raw.is_empty()
     assert not root.parent.joinpath("x").exists()
 
 
@@ -112,7 +117,7 @@ def test_parse_version_rejects_everything_else(text: object) -> None:
 
 
 @pytest.mark.parametrize("version", [0, -1, "1", "../1", 1.0, True, np.float64(1), 10**9])
-def test_methods_reject_non_positive_int_versions(store: ModelStore, version: object) -> None:
+def test_methods_reject_non_positive_int_versions(store: Store, version: object) -> None:
     store.publish("m", {"w": np.zeros(1)}, {})
     with pytest.raises(InvalidName):
         store.load("m", version)  # type: ignore[arg-type]
@@ -122,14 +127,14 @@ def test_methods_reject_non_positive_int_versions(store: ModelStore, version: ob
         store.set_current("m", version)  # type: ignore[arg-type]
 
 
-def test_none_is_not_a_version_where_one_is_required(store: ModelStore) -> None:
+def test_none_is_not_a_version_where_one_is_required(store: Store) -> None:
     store.publish("m", {"w": np.zeros(1)}, {})
     for call in (store.read_meta, store.set_current):
         with pytest.raises(InvalidName):
             call("m", None)  # type: ignore[arg-type]
 
 
-def test_numpy_integer_versions_are_accepted_as_plain_ints(store: ModelStore) -> None:
+def test_numpy_integer_versions_are_accepted_as_plain_ints(store: Store) -> None:
     store.publish("m", {"w": np.zeros(1)}, {})
     artifact = store.load("m", np.int64(1))
     assert artifact.version == 1

@@ -38,7 +38,7 @@ def test_progress_bar_and_summary_without_json(tmp_path):
 
 def test_moons_csv_perceptron_and_no_promote(tmp_path):
     csv = tmp_path / "d.csv"
-    csv.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2 * 2.5}\n" for i in range(30)))
+    csv.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{2 * i + i % 3}\n" for i in range(30)))
     out = run(
         "--store",
         str(tmp_path / "s"),
@@ -54,6 +54,8 @@ def test_moons_csv_perceptron_and_no_promote(tmp_path):
         "none",
         "--activation",
         "identity",
+        "--lr",
+        "0.05",
         "--json",
     )
     assert out.returncode == 0, out.stderr
@@ -110,9 +112,9 @@ def test_bad_flags_exit_nonzero_with_one_line_and_write_nothing(tmp_path, args, 
 
 def test_bad_csv_names_the_line(tmp_path):
     csv = tmp_path / "bad.csv"
-    csv.write_text("a,y\n1,0\n2,zz\n")
+    csv.write_text("a,y\n" + "1,0\n" * 20 + "zz,1\n")
     out = run("--store", str(tmp_path / "s"), "--data", str(csv), "--target", "y", "--model", "m")
-    assert out.returncode == 1 and "line 3, column 'y'" in out.stderr
+    assert out.returncode == 1 and "line 22, column 'a': not a number" in out.stderr
 
 
 def test_console_command_is_installed(tmp_path):

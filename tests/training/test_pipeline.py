@@ -7,9 +7,11 @@ import pytest
 
 from model_store import ModelStore
 from service.data import datasets
-from service.data.datasets import DatasetError
+from service.data.csvfile import read_csv_text
+from service.data.dataset import DatasetError
 from service.serving.predictor import Predictor
-from service.training.pipeline import Hyperparameters, train_model
+from service.training.pipeline import train_model
+from service.training.spec import Hyperparameters
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def test_regression_and_multiclass(store):
     x = np.linspace(-2, 2, 40)
     csv = "x,y\n" + "".join(f"{v},{3 * v + 1}\n" for v in x)
     reg = train_model(
-        datasets.from_csv_text(csv, "y"),
+        read_csv_text(csv, "y"),
         Hyperparameters(hidden=[], loss="mse", activation="identity", epochs=500),
         store,
         "line",
@@ -78,21 +80,20 @@ def test_regression_and_multiclass(store):
     assert reg.metrics["rmse"] < 0.1
     rows = "".join(f"{i % 3 * 5 + 0.1 * (i % 7)},{i % 3}\n" for i in range(60))
     multi = train_model(
-        datasets.from_csv_text("v,c\n" + rows, "c"),
+        read_csv_text("v,c\n" + rows, "c"),
         Hyperparameters(hidden=[6], loss="cce", epochs=800),
         store,
         "three",
     )
     assert multi.metrics["accuracy"] > 0.9
-    assert store.load("three").meta["classes"] == [0.0, 1.0, 2.0]
+    assert store.load("three").meta["classes"] == [0, 1, 2]
 
 
 @pytest.mark.parametrize(
     "csv,params,message",
     [
-        ("a,y\n1,1\n2,1\n", {}, "only one class"),
-        ("a,y\n1,0\n2,2\n", {}, "must be 0 or 1"),
-        ("a,y\n1,0.5\n2,2\n", {"loss": "cce"}, "whole-number classes"),
+        ("a,y\n1,1\n2,1\n", {}, "only one value"),
+        ("a,y\n1,0\n2,1\n3,2\n", {"loss": "bce"}, "a binary task needs exactly two"),
         ("a,y\n1,0\n2,1\n", {"validation_split": 0.9}, "leaves no training rows"),
         (
             "a,y\n1,1000\n2,-3000\n3,5000\n",
@@ -110,13 +111,27 @@ def test_regression_and_multiclass(store):
 )
 def test_refuses_bad_data_and_publishes_nothing(store, csv, params, message):
     with pytest.raises(ValueError, match=message):
-        train_model(datasets.from_csv_text(csv, "y"), Hyperparameters(**params), store, "m")
+        train_model(read_csv_text(csv, "y"), Hyperparameters(**params), store, "m")
+    assert store.list_models() == []
+
+
+@pytest.mark.parametrize(
+    "task,loss,message",
+    [
+        ("regression", None, "holds text: it cannot be a regression target"),
+        ("binary", "mse", "loss 'mse' is for regression targets but the task is binary"),
+    ],
+)
+def test_a_task_or_loss_that_does_not_fit_the_target_is_refused(store, task, loss, message):
+    data = read_csv_text("a,y\n1,yes\n2,no\n", "y")
+    with pytest.raises(DatasetError, match=message):
+        train_model(data, Hyperparameters(loss=loss), store, "m", task=task)
     assert store.list_models() == []
 
 
 def test_features_must_match_existing_model(store):
     train_model(datasets.diabetes(), Hyperparameters(epochs=10), store, "diabetes")
-    other = datasets.from_csv_text("smoking,obesity,age,diabetic\n0,1,3,1\n1,0,4,0\n", "diabetic")
+    other = read_csv_text("smoking,obesity,age,diabetic\n0,1,3,1\n1,0,4,0\n", "diabetic")
     with pytest.raises(DatasetError, match=r"missing \['exercise'\], unexpected \['age'\]"):
         train_model(other, Hyperparameters(epochs=10), store, "diabetes")
     assert store.versions("diabetes") == [1]

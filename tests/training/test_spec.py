@@ -8,7 +8,14 @@ import pytest
 from pydantic import ValidationError
 
 from service.training.cli import CLI_ONLY_HTTP, _spec, build_parser, flag
-from service.training.spec import Hyperparameters, Limits, TrainRequest, TrainSpec, from_flat
+from service.training.spec import (
+    RECIPES,
+    Hyperparameters,
+    Limits,
+    TrainRequest,
+    TrainSpec,
+    from_flat,
+)
 
 FLAGS = ["--dataset", "moons", "--samples", "300", "--noise", "0.1", "--hidden", "8,4"]
 FLAGS += ["--activation", "tanh", "--lr", "0.01", "--epochs", "50", "--batch-size", "32"]
@@ -41,8 +48,9 @@ def test_flags_query_and_json_body_give_the_same_spec():
 
 def test_defaults_come_from_the_spec():
     spec = _spec(build_parser().parse_args([]))
-    assert spec.model == spec.dataset == "diabetes" and spec.promote
-    assert spec.hyperparameters == Hyperparameters()
+    assert spec.model == spec.dataset == "diabetes" and spec.promote == "auto"
+    assert spec.hyperparameters == Hyperparameters(**RECIPES["diabetes"])  # the seed recipe
+    assert Hyperparameters().hidden == [64, 32]  # everything else: the tabular defaults
     assert from_flat({"model": "m", "dataset": "moons"}).moons == {"samples": 500, "noise": 0.2}
 
 

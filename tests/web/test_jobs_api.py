@@ -157,7 +157,11 @@ BAD_BODIES = [
     (b'{"model": "m", "rows": [{"a": "1", "y": 0}, {"a": 1, "y": 1}], "target": "y"}', 422, None),
     (b'{"model": "m", "rows": [{"a": 0, "y": 0}, {"a": 1}], "target": "y"}', 422, ["rows"]),
     (b'{"model": "m", "rows": [{"a": 0, "y": 1}, {"a": 1, "y": 1}], "target": "y"}', 422, ["rows"]),
-    (b'{"model": "m", "rows": [{"a": 0, "y": 2}, {"a": 1, "y": 1}], "target": "y"}', 422, ["rows"]),
+    (
+        b'{"model": "m", "rows": [{"a": 0, "y": "x"}, {"a": 1, "y": 1}], "target": "y"}',
+        422,
+        ["rows"],
+    ),
     (b'{"model": "m", "dataset": "xor", "hyperparameters": {"depth": 3}}', 422, None),
     (b'{"model": "m", "dataset": "xor", "hyperparameters": {"epochs": 0}}', 422, None),
     (b'{"model": "m", "dataset": "xor", "promote": "yes"}', 422, ["promote"]),
@@ -226,8 +230,9 @@ def test_csv_limits_and_errors(client, auth, jobs):
     assert resp.status_code == 422 and resp.json["details"][0]["loc"] == ["query", "depth"]
     resp = client.post("/train?model=m", data="a,y\n0,0\n1,1\n", headers=csv_headers)
     assert resp.status_code == 422 and resp.json["details"][0]["loc"] == ["target"]
-    resp = client.post("/train?model=m&target=y", data="a,y\n0,zz\n1,1\n", headers=csv_headers)
-    assert resp.status_code == 422 and "line 2" in resp.json["error"]
+    bad = "a,y\n" + "0,1\n" * 15 + "zz,1\n"
+    resp = client.post("/train?model=m&target=y", data=bad, headers=csv_headers)
+    assert resp.status_code == 422 and "line 17, column 'a'" in resp.json["error"]
     resp = client.post("/train?model=m&target=y", data=b"a,y\n\xff,1\n", headers=csv_headers)
     assert resp.status_code == 400
     assert jobs.pending() == 0
@@ -273,7 +278,9 @@ def test_queue_down_is_503_and_predictions_still_work(client, auth, app):
 
 
 def test_metrics_count_jobs_by_outcome(client, auth, jobs):
-    for body in (diabetes_job(epochs=20), diabetes_job(epochs=20, validation_split=0.95)):
+    tiny = {"model": "tiny", "rows": [{"x": 0, "y": 0}, {"x": 1, "y": 1}], "target": "y"}
+    failing = {**tiny, "hyperparameters": {"validation_split": 0.9}}  # no row left to train on
+    for body in (diabetes_job(epochs=20), failing):
         submit(client, auth, body)
         run_next(jobs)
     client.delete(submit(client, auth, diabetes_job()).headers["Location"], headers=auth)

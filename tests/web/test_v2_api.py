@@ -11,8 +11,9 @@ import pytest
 import tritonclient.http as httpclient
 
 from model_store import ModelStore
-from service.data import datasets
-from service.training.pipeline import Hyperparameters, train_model
+from service.data.csvfile import read_csv_text
+from service.training.pipeline import train_model
+from service.training.spec import Hyperparameters
 from service.web.app import create_app
 from tests.conftest import train
 
@@ -180,9 +181,9 @@ CLASSES_CSV = (
 
 def test_multiclass_and_regression_models_equal_predict(tmp_path, settings_dict, store):
     params = dict(hidden=[6], epochs=60, learning_rate=0.05)
-    data = datasets.from_csv_text(CLASSES_CSV, "kind")
-    train_model(data, Hyperparameters(loss="cce", **params), store, "kinds")
-    train_model(data, Hyperparameters(loss="mse", **params), store, "amount")
+    data = read_csv_text(CLASSES_CSV, "kind")
+    train_model(data, Hyperparameters(loss="cce", **params), store, "kinds", promote="always")
+    train_model(data, Hyperparameters(loss="mse", **params), store, "amount", promote="always")
     client = create_app(settings_dict).test_client()
     rows = [[0.05, 0.1], [1.0, 1.0], [2.1, -1.0], [0.5, 0.5]]
     classes = predict(client, rows, ["a", "b"], model="kinds")

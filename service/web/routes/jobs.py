@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from model_store import VersionNotFound
 
 from ...data import datasets
-from ...data.datasets import Dataset, DatasetError
+from ...data.columns import feature_specs
+from ...data.csvfile import read_csv_text
+from ...data.dataset import Dataset, DatasetError, from_rows
 from ...errors import (
     BadRequest,
     Conflict,
@@ -25,6 +27,7 @@ from ...errors import (
 from ...jobs.queue import JOB_ID, JobFinished, JobQueue, JobSpec, QueueUnavailable
 from ...training import pipeline
 from ...training.spec import Hyperparameters, Limits, TrainRequest, TrainSpec, flat_loc, from_flat
+from ...training.task import encode_target
 from .. import metrics
 from ..auth import admin_required
 from ..http import json_body, read_body, respond, settings, store
@@ -70,21 +73,31 @@ def _invalid_spec(exc: ValidationError, flat: bool = False) -> InvalidInput:
     return err
 
 
-def _check_data(model: str, data: Dataset, params: Hyperparameters, loc: list) -> None:
-    """Refuse data the trainer would refuse: features of the model, classes for the loss."""
+def _check_data(spec: TrainSpec, data: Dataset, loc: list) -> Dataset:
+    """Refuse data the trainer would refuse (column kinds, the model's features, the target);
+    return it without the excluded columns."""
     try:
-        pipeline.check_features(store(), model, pipeline.feature_specs(data))
-        pipeline.encode_target(data, params.loss)
+        if spec.exclude:
+            unknown = [c for c in spec.exclude if c not in data.features]
+            if unknown:
+                raise DatasetError(f"exclude names columns not in the data: {unknown}")
+            data = data.without(spec.exclude)
+        pipeline.check_features(store(), spec.model, feature_specs(data))
+        encode_target(data.y, data.target, spec.task, spec.hyperparameters.loss)
     except DatasetError as exc:
         raise invalid([problem(loc, str(exc))]) from None
     except VersionNotFound:
-        msg = f"model {model!r} has no current version: promote one with PUT first"
+        msg = f"model {spec.model!r} has no current version: promote one with PUT first"
         raise invalid([problem(["model"], msg)]) from None
+    return data
 
 
-def _job(spec: TrainSpec, data: Dataset, source: str) -> JobSpec:
+def _job(spec: TrainSpec, source: str) -> JobSpec:
     timeout = spec.timeout or settings().job_timeout
-    return JobSpec(spec.model, spec.hyperparameters, spec.promote, source, timeout)
+    return JobSpec(
+        spec.model, spec.hyperparameters, spec.promote, source, timeout, spec.task,
+        tuple(spec.exclude),
+    )  # fmt: skip
 
 
 def _from_json(body: bytes) -> tuple[JobSpec, Dataset]:
@@ -96,14 +109,14 @@ def _from_json(body: bytes) -> tuple[JobSpec, Dataset]:
     loc = ["rows"] if req.rows is not None else ["dataset"]
     try:
         if req.rows is not None:
-            data = datasets.from_rows(req.rows, req.target)
+            data = from_rows(req.rows, req.target)
         else:
             data = datasets.builtin(req.dataset, **req.moons, seed=req.hyperparameters.seed)
     except DatasetError as exc:
         raise invalid([problem(loc, str(exc))]) from None
-    _check_data(req.model, data, req.hyperparameters, loc)
+    data = _check_data(req, data, loc)
     source = "request:rows" if req.rows is not None else f"dataset:{req.dataset}"
-    return _job(req, data, source), data
+    return _job(req, source), data
 
 
 def _from_csv() -> tuple[JobSpec, Dataset]:
@@ -119,12 +132,14 @@ def _from_csv() -> tuple[JobSpec, Dataset]:
         text = read_body(request.environ).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the CSV body is not UTF-8 text") from None
+    options = {"sep": spec.sep, "max_rows": settings().max_train_rows}
+    if spec.na is not None:
+        options["na"] = tuple(spec.na)
     try:
-        data = datasets.from_csv_text(text, spec.target, max_rows=settings().max_train_rows)
+        data = read_csv_text(text, spec.target, **options)
     except DatasetError as exc:
         raise invalid([problem(["body"], str(exc))]) from None
-    _check_data(spec.model, data, spec.hyperparameters, ["body"])
-    return _job(spec, data, "request:csv"), data
+    return _job(spec, "request:csv"), _check_data(spec, data, ["body"])
 
 
 def _job_id(text: str) -> str:

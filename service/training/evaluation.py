@@ -1,0 +1,101 @@
+"""Honest evaluation: held-out rows (stratified for classes), metrics and trivial baselines.
+
+Metrics are computed on validation rows whenever the data has at least MIN_VALIDATION_ROWS
+rows; below that they are computed on the training rows and say so. Every version stores its
+metrics beside a baseline measured on the same rows: the majority class for classification,
+the training mean for regression.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.dataset import DatasetError
+
+# 100 rows -> 20 held out by default: each held-out row is 5% of accuracy. Below that the
+# metrics of a held-out split swing too much from one seed to the next to judge a model by.
+MIN_VALIDATION_ROWS = 100
+DEFAULT_SPLIT = 0.2
+EPS = 1e-15  # probabilities are clipped to [EPS, 1 - EPS] for the log loss
+
+
+def split_rows(
+    n: int, fraction: float, rng: np.random.Generator, classes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (training rows, validation rows); stratified by class when `classes` is given.
+
+    Each class with two or more rows gives round(fraction * its count) of them to validation,
+    at least one and never all, so rare classes appear on both sides.
+    """
+    if fraction <= 0:
+        return rng.permutation(n), np.array([], dtype=np.int64)
+    held = np.array([], dtype=np.int64)
+    if classes is not None:  # each class keeps rows on both sides when it has two or more
+        held_parts, kept_parts = [], []
+        for c in np.unique(classes):
+            rows = rng.permutation(np.flatnonzero(classes == c))
+            k = min(max(round(len(rows) * fraction), 1), len(rows) - 1) if len(rows) > 1 else 0
+            held_parts.append(rows[:k])
+            kept_parts.append(rows[k:])
+        held = rng.permutation(np.concatenate(held_parts))
+        kept = rng.permutation(np.concatenate(kept_parts))
+    if held.size == 0:  # no class has two rows (or no classes): a plain random split
+        order = rng.permutation(n)
+        n_val = max(1, round(n * fraction))
+        held, kept = order[:n_val], order[n_val:]
+    if kept.size == 0:
+        raise DatasetError(f"validation split {fraction} leaves no training rows out of {n}")
+    return kept, held
+
+
+def classification_metrics(
+    probs: np.ndarray, predicted: np.ndarray, y: np.ndarray, n_classes: int
+) -> dict:
+    """Return accuracy, balanced accuracy, log loss and rows per class.
+
+    probs: (n, 1) P(class 1) for binary or (n, k) softmax; predicted: (n,) the network's class
+    index (MLP.class_indices); y: (n,) the true class index.
+    """
+    full = np.column_stack([1 - probs[:, 0], probs[:, 0]]) if probs.shape[1] == 1 else probs
+    return _class_metrics(full, predicted, y.astype(np.int64), n_classes)
+
+
+def _class_metrics(full: np.ndarray, predicted: np.ndarray, y: np.ndarray, k: int) -> dict:
+    counts = np.bincount(y, minlength=k)
+    recalls = [
+        float(np.mean(predicted[y == c] == c)) for c in range(k) if counts[c] > 0
+    ]  # fmt: skip
+    chosen = np.clip(full[np.arange(len(y)), y], EPS, 1 - EPS)
+    return {
+        "accuracy": float(np.mean(predicted == y)),
+        "balanced_accuracy": float(np.mean(recalls)),
+        "log_loss": float(-np.mean(np.log(chosen))),
+        "class_counts": counts.tolist(),
+    }
+
+
+def regression_metrics(predicted: np.ndarray, y: np.ndarray) -> dict:
+    """Return rmse, mae and r2 in the target's units. predicted, y: (n,)."""
+    err = predicted - y
+    total = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1 - float(np.sum(err**2)) / total if total > 0 else 0.0
+    return {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "r2": r2,
+    }
+
+
+def baseline(task: str, y_train: np.ndarray, y_eval: np.ndarray, n_classes: int) -> dict:
+    """Return the metrics of the trivial model on the evaluation rows.
+
+    Classification: always the training majority class, with the training class frequencies as
+    probabilities. Regression: always the training mean (y in the target's units).
+    """
+    if task == "regression":
+        return {"kind": "mean", **regression_metrics(np.full(len(y_eval), y_train.mean()), y_eval)}
+    freq = np.bincount(y_train.astype(np.int64), minlength=n_classes) / len(y_train)
+    full = np.tile(freq, (len(y_eval), 1))
+    majority = np.full(len(y_eval), int(freq.argmax()))
+    metrics = _class_metrics(full, majority, y_eval.astype(np.int64), n_classes)
+    return {"kind": "majority class", **metrics}

@@ -1,0 +1,73 @@
+"""The promotion gate: a new version becomes current only if it is better than a trivial guess
+and not worse than the version it would replace, measured on the same held-out rows.
+
+Policies: "always" (promote whatever came out), "never" (store only), "auto" (the gate). The
+primary metric is the log loss for classification (it judges the probabilities, not only the
+winning class) and the RMSE for regression; lower is better for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Policy = Literal["auto", "always", "never"]
+BASELINE_MARGIN = 0.02  # must beat the trivial model by 2% of its loss: not by noise
+TOLERANCE = 0.02  # may be up to 2% worse than the current version: noise between retrains
+PRIMARY = {"binary": "log_loss", "multiclass": "log_loss", "regression": "rmse"}
+NAMES = {"log_loss": "log loss", "rmse": "RMSE"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+
+
+def decide(
+    policy: Policy,
+    task: str,
+    metrics: dict,
+    baseline: dict,
+    current: tuple[int, dict] | None,
+    rows: str,
+) -> Decision:
+    """Decide on promotion; `current` is (version, its metrics on the same rows) or None.
+
+    `rows` says which rows the numbers come from ("validation" or "training").
+    """
+    if policy == "always":
+        return Decision(True, "promote=always")
+    if policy == "never":
+        return Decision(False, "promote=never: stored, not made current")
+    key = PRIMARY[task]
+    name, new, trivial = NAMES[key], metrics[key], baseline[key]
+    if not new <= trivial * (1 - BASELINE_MARGIN):
+        return Decision(
+            False,
+            f"not promoted: {rows} {name} {_fmt(new)} does not beat the {baseline['kind']} "
+            f"baseline's {_fmt(trivial)} by {BASELINE_MARGIN:.0%}",
+        )
+    if current is not None:
+        version, theirs = current
+        old = theirs[key]
+        if new > old * (1 + TOLERANCE):
+            return Decision(
+                False,
+                f"not promoted: {rows} {name} {_fmt(new)} is worse than current version "
+                f"{version}'s {_fmt(old)} on the same rows (tolerance {TOLERANCE:.0%})",
+            )
+        return Decision(
+            True,
+            f"promoted: {rows} {name} {_fmt(new)} beats the {baseline['kind']} baseline's "
+            f"{_fmt(trivial)} and is no worse than current version {version}'s {_fmt(old)}",
+        )
+    return Decision(
+        True,
+        f"promoted: {rows} {name} {_fmt(new)} beats the {baseline['kind']} baseline's "
+        f"{_fmt(trivial)}",
+    )

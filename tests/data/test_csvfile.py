@@ -1,0 +1,105 @@
+"""CSV as people save them: delimiters, a BOM, quotes, CRLF, missing markers, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.data.csvfile import read_csv_file, read_csv_text
+from service.data.dataset import DatasetError
+
+
+def test_round_trip_and_target_anywhere():
+    d = read_csv_text("a,label,b\n1,0,2.5\n3,1,-4\n\n", "label")
+    assert d.features == ["a", "b"] and d.y.tolist() == [0, 1]
+    assert d.X.tolist() == [[1, 2.5], [3, -4]]
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_the_delimiter_is_detected(sep):
+    text = sep.join(["name", "weight", "kind"]) + "\n"
+    text += "".join(sep.join([f"n{i}", f"{i}.5", "ab"[i % 2]]) + "\n" for i in range(5))
+    d = read_csv_text(text, "kind")
+    assert d.features == ["name", "weight"] and d.y.tolist() == list("ababa")
+
+
+def test_excel_bom_crlf_and_quotes():
+    text = '\ufeffcity;"price, eur";y\r\n"Paris; FR";"1,5";a\r\nLyon;2;b\r\n'
+    d = read_csv_text(text, "y")
+    assert d.features == ["city", "price, eur"]  # no BOM in the first column's name
+    assert d.columns[0].tolist() == ["Paris; FR", "Lyon"]
+    assert d.source == {"delimiter": "semicolon"}
+
+
+def test_missing_markers_and_dropped_targets():
+    text = "a,b,y\n1,x,yes\nNA,,no\n?,null,\n3,y,N/A\n4,z,yes\n"
+    d = read_csv_text(text, "y")
+    assert d.rows == 3 and d.dropped == 2
+    assert np.isnan(d.columns[0][1]) and d.columns[1].tolist() == ["x", None, "z"]
+    custom = read_csv_text("a,y\n1,0\n-999,1\n", "y", na=("-999",))
+    assert np.isnan(custom.columns[0][1])
+
+
+def test_an_unknown_target_lists_the_columns_found():
+    with pytest.raises(DatasetError) as caught:
+        read_csv_text("a;b;c\n1;2;3\n", "y")
+    assert "'a', 'b', 'c'" in str(caught.value) and "semicolon" in str(caught.value)
+
+
+def test_every_problem_is_reported_with_line_and_column():
+    rows = ["1,2,0"] * 30 + ["x,2,0", "1,2", "1,inf,1", "1,2,0,9"]
+    with pytest.raises(DatasetError) as caught:
+        read_csv_text("a,b,y\n" + "\n".join(rows) + "\n", "y")
+    text = str(caught.value)
+    assert "4 problems" in text
+    for part in [
+        "line 32, column 'a': not a number",
+        "line 33: expected 3 cells, found 2",
+        "line 34, column 'b': infinite value",
+        "line 35: expected 3 cells, found 4",
+    ]:
+        assert part in text
+    assert "'x'" not in text  # cell values are not echoed
+
+
+def test_at_most_twenty_problems_are_listed():
+    rows = "".join("1,0\n" for _ in range(200)) + "".join("1,0,0\n" for _ in range(25))
+    with pytest.raises(DatasetError) as caught:
+        read_csv_text("a,y\n" + rows, "y")
+    assert "25 problems" in str(caught.value) and "and 5 more problems" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text,target,message",
+    [
+        ("", "y", "empty"),
+        ("a,y\n", "y", "no data rows"),
+        ("a,a,y\n1,2,0\n", "y", "repeats a column"),
+        ("y\n1\n", "y", "at least one feature"),
+        (",y\n1,0\n", "y", "has no name"),
+        ("a,y\n1,\n2,NA\n", "y", "every row's target 'y' is missing"),
+    ],
+)
+def test_bad_csv_is_a_clear_error(text, target, message):
+    with pytest.raises(DatasetError, match=message):
+        read_csv_text(text, target)
+
+
+def test_exclude_and_row_limit():
+    d = read_csv_text("id,a,y\n1,2,0\n2,3,1\n", "y", exclude=("id",))
+    assert d.features == ["a"]
+    with pytest.raises(DatasetError, match="not in the CSV"):
+        read_csv_text("a,y\n1,0\n", "y", exclude=("nope",))
+    with pytest.raises(DatasetError, match="more than 10 rows"):
+        read_csv_text("a,y\n" + "1,0\n" * 11, "y", max_rows=10)
+
+
+def test_csv_file_errors(tmp_path):
+    with pytest.raises(DatasetError, match="cannot read"):
+        read_csv_file(tmp_path / "missing.csv", "y")
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"\xef\xbb\xbfx,y\r\n1,1\r\n2,0\r\n")
+    assert read_csv_file(path, "y").X.tolist() == [[1], [2]]
+    (tmp_path / "latin.csv").write_bytes(b"x,y\n\xe9,1\n")
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        read_csv_file(tmp_path / "latin.csv", "y")

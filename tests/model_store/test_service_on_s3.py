@@ -1,0 +1,85 @@
+"""The service on an s3:// store: real gunicorn and trainer, a moto server, over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model_store import open_store
+from tests.procs import Gunicorn, http, start_trainer, train_cli, wait_until
+
+from .conftest import S3Raw
+
+pytestmark = pytest.mark.process
+
+TOKEN = "s3-test-token-0123456789"
+ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
+
+
+def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_path: Path):
+    location = s3_raw.location
+    assert train_cli(location, "--epochs", "500")["version"] == 1
+    env = {"NNS_MODEL_STORE": location, "NNS_RELOAD_INTERVAL": "0.2", "NNS_ADMIN_TOKEN": TOKEN}
+    api = Gunicorn(tmp_path, tmp_path / "gunicorn.log", workers=2, **env)
+    trainer = start_trainer(tmp_path, tmp_path / "trainer.log", **env)
+    try:
+        api.wait_ready()
+        status, _, body = http("POST", api.url + "/predict", ROW)
+        assert (status, body["version"], body["label"]) == (200, 1, 1)
+
+        # A job run by the trainer publishes version 2 to the bucket; every worker reloads it.
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        job = {"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}}
+        job["promote"] = "always"  # the store's switch is under test, not the gate
+        status, headers, body = http("POST", api.url + "/train", job, auth)
+        assert status == 202, body
+        wait_until(
+            lambda: http("GET", api.url + headers["Location"])[2]["status"] == "succeeded",
+            60,
+            what="the training job",
+        )
+        assert open_store(location).current_version("diabetes") == 2
+        served = {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)}
+        wait_until(
+            lambda: (
+                {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)} == {2}
+            ),
+            10,
+            what="both workers to serve version 2",
+        )
+
+        # Rolling back through the API is a compare-and-swap on the bucket's CURRENT.
+        status, _, body = http("PUT", api.url + "/models/diabetes/current", {"version": 1}, auth)
+        assert status == 200, body
+        assert open_store(location).promoted_versions("diabetes") == [1, 2]
+        wait_until(
+            lambda: (
+                {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)} == {1}
+            ),
+            10,
+            what="both workers to serve version 1 again",
+        )
+        assert http("GET", api.url + "/health/ready")[0] == 200
+        assert served <= {1, 2}
+    finally:
+        trainer.stop()
+        api.stop()
+    assert "Traceback" not in api.output() + trainer.output()
+
+
+def test_the_registry_keeps_serving_when_object_storage_is_unreachable(
+    s3_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.serving.registry import Registry
+    from tests.conftest import train
+    from tests.procs import free_port
+
+    train(s3_store)
+    registry = Registry(s3_store, max_batch=10, reload_interval=0.05)
+    registry.refresh()
+    assert registry.get("diabetes").version == 1
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    registry.store = open_store(s3_store.location)  # the same bucket, now out of reach
+    registry.refresh()
+    assert registry.get("diabetes").version == 1 and not registry.errors
