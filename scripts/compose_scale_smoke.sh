@@ -94,7 +94,7 @@ step "nginx spread them over: $spread"
     || fail "nginx did not reach all $apis replicas"
 
 job="$(curl -fsS -H "Authorization: Bearer $NNS_ADMIN_TOKEN" -H 'Content-Type: application/json' \
-    -d '{"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}}' \
+    -d '{"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}, "promote": "always"}' \
     "$url/train")"
 job_id="$(field job_id <<<"$job")"
 step "POST /train through nginx: job $job_id queued"

@@ -55,7 +55,7 @@ step "predict: $first"
 [ "$(field version <<<"$first")" = 1 ] || fail "the bootstrapped default model is not version 1"
 
 job="$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}}' \
+    -d '{"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}, "promote": "always"}' \
     "$url/train")"
 job_id="$(field job_id <<<"$job")"
 step "training job $job_id queued"
