@@ -79,6 +79,8 @@ mapfile -t api_ids < <(replicas api)
 mapfile -t trainer_ids < <(replicas trainer)
 [ "${#api_ids[@]}" = "$apis" ] || fail "${#api_ids[@]} API replicas, not $apis"
 [ "${#trainer_ids[@]}" = "$trainers" ] || fail "${#trainer_ids[@]} trainers, not $trainers"
+store="$(docker exec "${api_ids[0]}" sh -c 'echo "${NNS_MODEL_STORE:-$NNS_DATA_DIR/models}"')"
+step "model store (NNS_MODEL_STORE): $store"
 for id in "${trainer_ids[@]}"; do
     step "$(name "$id"): $(docker inspect -f '{{.State.Status}}, health {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")"
 done
