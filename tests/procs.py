@@ -134,8 +134,13 @@ class Gunicorn(Proc):
         return [int(p) for p in out.split()]
 
 
-def train_cli(store: Path, *args: str) -> dict:
-    """Run scripts/train.py --json into `store`; return its JSON line."""
+def train_cli(store: Path | str, *args: str) -> dict:
+    """Run scripts/train.py --json into `store`; return its JSON line.
+
+    The version is promoted whatever its metrics (--promote always) unless `args` choose a
+    policy: these tests build stores with given current versions; tests of the gate say so.
+    """
+    policy = [] if {"--promote", "--no-promote"} & set(args) else ["--promote", "always"]
     out = subprocess.run(
         [
             sys.executable,
@@ -143,6 +148,7 @@ def train_cli(store: Path, *args: str) -> dict:
             "--store",
             str(store),
             "--json",
+            *policy,
             *args,
         ],
         capture_output=True,

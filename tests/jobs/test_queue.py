@@ -29,7 +29,7 @@ def queue(settings) -> JobQueue:
 
 
 def spec(model="diabetes", timeout=60.0, **params) -> JobSpec:
-    return JobSpec(model, Hyperparameters(**params), True, "test", timeout)
+    return JobSpec(model, Hyperparameters(**params), "always", "test", timeout)
 
 
 def run_next(queue: JobQueue) -> None:

@@ -172,7 +172,7 @@ def test_compose_stack_trains_a_version_the_api_serves(tmp_path):
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _ready(procs["api"], port), timeout=90, interval=0.2, what="ready")
         job = {"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 200}}
-        job["promote"] = "always"  # the stack's wiring is under test, not the promotion gate
+        job["promote"] = "always"  # the stack is under test, not the promotion gate
         auth = {"Authorization": f"Bearer {token}"}
         status, _, body = http("POST", url + "/train", job, headers=auth)
         assert status == 202, body

@@ -39,6 +39,7 @@ TOKEN = "faults-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ONE = {"smoking": 0, "obesity": 1, "exercise": 0}
 JOB = {"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 50}}
+JOB["promote"] = "always"  # a 50-epoch retrain is worse than v1: the gate would keep v1
 FAST = {"NNS_ADMIN_TOKEN": TOKEN, "NNS_RELOAD_INTERVAL": "0.1"}
 
 # Root ignores file modes through CAP_DAC_OVERRIDE; dropping it from the bounding set before

@@ -292,7 +292,8 @@ def test_sigkill_mid_job_reports_it_failed_and_keeps_the_store_loadable(stack):
 def test_sigterm_puts_the_running_job_back_for_the_next_trainer(tmp_path):
     settings = Settings(data_dir=tmp_path)
     queue = JobQueue.from_settings(settings)
-    spec = JobSpec("slow", Hyperparameters(hidden=[16], epochs=200_000), True, "test", 600)
+    params = Hyperparameters(hidden=[16], epochs=200_000, validation_split=0, patience=None)
+    spec = JobSpec("slow", params, "always", "test", 600)
     job_id = queue.submit(spec, datasets.make_moons(200))["job_id"]
 
     def progressing():
