@@ -62,8 +62,9 @@ def app_containers(docs: list[dict]) -> dict[str, dict]:
     return found
 
 
-def test_there_is_a_base_and_an_overlay():
-    assert [str(p.relative_to(K8S)) for p in KUSTOMIZATIONS] == ["base", "overlays/example"]
+def test_there_is_a_base_and_its_overlays():
+    found = [str(p.relative_to(K8S)) for p in KUSTOMIZATIONS]
+    assert found == ["base", "overlays/example", "overlays/s3"]
 
 
 def test_kustomizations_list_files_that_exist():
@@ -82,10 +83,15 @@ def test_kustomizations_list_files_that_exist():
 
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
 def test_every_manifest_file_and_every_rendering_validates(rendered, version):
+    patches = {  # partial documents: checked in the renderings they are applied to
+        (path / p["path"]).resolve()
+        for path in KUSTOMIZATIONS
+        for p in yaml.safe_load((path / "kustomization.yaml").read_text()).get("patches", [])
+    }
     docs = [
         (str(f.relative_to(K8S)), doc)
         for f in sorted(K8S.rglob("*.yaml"))
-        if f.name != "kustomization.yaml"
+        if f.name != "kustomization.yaml" and f.resolve() not in patches
         for doc in yaml.safe_load_all(f.read_text())
         if doc
     ]
@@ -104,10 +110,16 @@ def test_env_names_are_settings_and_the_token_comes_from_a_secret_not_in_git(ren
         maps = of_kind(out, "ConfigMap")
         for name, c in app_containers(out).items():
             names = {e["name"] for e in c.get("env", [])}
-            for source in c.get("envFrom", []):
-                names |= set(maps[source["configMapRef"]["name"]]["data"])  # must exist
+            sources = c.get("envFrom", [])
+            for source in sources:
+                if "configMapRef" in source:
+                    names |= set(maps[source["configMapRef"]["name"]]["data"])  # must exist
             assert names <= fields, (name, names - fields)
             assert {"NNS_REDIS_URL", "NNS_MODEL_STORE"} <= names, "store and queue are shared"
+            secrets = {s["secretRef"]["name"] for s in sources if "secretRef" in s}
+            store = maps["nn-service-config"]["data"]["NNS_MODEL_STORE"]
+            # An S3 store's AWS_* variables come from a Secret made outside git.
+            assert secrets == ({"nn-service-s3"} if store.startswith("s3://") else set())
         api = app_containers(out)["nn-service-api"]
         [token] = [e for e in api["env"] if e["name"] == "NNS_ADMIN_TOKEN"]
         assert token["valueFrom"]["secretKeyRef"]["name"] == "nn-service-admin"
@@ -140,8 +152,22 @@ def test_pods_run_as_the_image_user_read_only_and_without_capabilities(rendered)
             volumes = {v["name"]: v for v in spec["volumes"]}
             mounts = {m["mountPath"]: m["name"] for m in app_containers(out)[name]["volumeMounts"]}
             assert "emptyDir" in volumes[mounts["/tmp"]], "/tmp is writable scratch space"
-            data_dir = of_kind(out, "ConfigMap")["nn-service-config"]["data"]["NNS_DATA_DIR"]
-            assert "persistentVolumeClaim" in volumes[mounts[data_dir]], "the shared store"
+            config = of_kind(out, "ConfigMap")["nn-service-config"]["data"]
+            data_dir = volumes[mounts[config["NNS_DATA_DIR"]]]
+            if config["NNS_MODEL_STORE"].startswith("s3://"):
+                assert "emptyDir" in data_dir and "persistentVolumeClaim" not in data_dir
+            else:  # the store is in the data dir: on a volume every pod shares
+                assert config["NNS_MODEL_STORE"].startswith(config["NNS_DATA_DIR"] + "/")
+                claim = data_dir["persistentVolumeClaim"]["claimName"]
+                pvc = of_kind(out, "PersistentVolumeClaim")[claim]
+                assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+        claims = {
+            v["persistentVolumeClaim"]["claimName"]
+            for spec in pod_specs(out).values()
+            for v in spec["volumes"]
+            if "persistentVolumeClaim" in v
+        }
+        assert claims == set(of_kind(out, "PersistentVolumeClaim")), "claims used are claims made"
 
 
 def test_api_probes_port_service_hpa_and_pdb_agree(rendered):
