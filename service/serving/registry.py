@@ -59,7 +59,8 @@ class Registry:
         pointer = self._seen[name] = current.version
         try:
             if pointer is None:
-                self.store.current_version(name)  # raises the reason
+                if self._never_promoted(name):
+                    return  # versions stored, none made current (the gate refused them)
                 raise VersionNotFound(f"model {name!r} has no readable CURRENT version")
             predictor = self._load(name, pointer)
         except (StoreError, ValueError, KeyError) as exc:
@@ -83,6 +84,18 @@ class Registry:
         self.errors.pop(name, None)
         self._failed.pop(name, None)
         log.info("model loaded", extra={"model": name, "version": pointer})
+
+    def _never_promoted(self, name: str) -> bool:
+        """Tell a model that simply has no CURRENT yet from one whose CURRENT is broken."""
+        try:
+            self.store.current_version(name)
+        except VersionNotFound:
+            self.errors.pop(name, None)
+            self.current.pop(name, None)
+            return True
+        except StoreError:
+            return False
+        return False
 
     def refresh(self) -> None:
         """Load every model whose CURRENT changed since the last look."""
@@ -122,6 +135,11 @@ class Registry:
             if current is None:
                 if name in self.errors:
                     raise ModelUnavailable(self.errors[name])
+                if name in self._seen:  # stored, but no version was ever made current
+                    raise ModelNotFound(
+                        f"model {name!r} has no current version: none of its versions was "
+                        "promoted (see its versions' cards; PUT /models/{name}/current)"
+                    )
                 raise ModelNotFound(f"model {name!r} not found")
             return current
         key = (name, version)

@@ -46,7 +46,6 @@ def _body() -> bytes:
 
 
 @bp.get("/v2")
-@bp.get("/v2/")
 @v2("V2 server metadata", ("Server metadata.", schemas.ServerMetadata))
 def server_metadata():
     return respond(schemas.ServerMetadata(**metadata.server()))
