@@ -217,12 +217,15 @@ def test_dockerfile_final_stage_is_small_and_unprivileged():
     assert all(part.isdigit() and int(part) > 0 for part in user), image["USER"]
     assert image["ENV"]["NNS_DATA_DIR"] in image["VOLUME"]
     assert image["EXPOSE"] == image["ENV"]["NNS_BIND"].rpartition(":")[2]
-    assert image["CMD"] == ["nns-serve"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert image["CMD"][0] in scripts, "the image runs a command the package installs"
     assert "--start-period=60s" in image["HEALTHCHECK_OPTIONS"]
     build, final = image["STAGES"][0], image["STAGES"][-1]
     assert final[0][1] == build[0][1].split(" AS ")[0], "both stages share one slim base"
     assert not [rest for kw, rest in final if kw == "RUN" and ("pip" in rest or "apt" in rest)]
-    assert [rest for kw, rest in final if kw == "COPY"] == ["--from=build /opt/venv /opt/venv"]
+    # The runtime stage takes only what the build stage installed: no source tree, no tools.
+    copies = [rest.split() for kw, rest in final if kw == "COPY"]
+    assert copies and all(c[0] == "--from=build" for c in copies), copies
 
 
 def test_dockerignore_keeps_what_the_build_copies():
