@@ -15,8 +15,10 @@ into a fixed held-out set:
 * train.csv and test.csv are the original header line and the original text of each chosen
   record, byte for byte (quoting, "NA" markers, empty cells, " Male" with its leading space,
   the empty header of Housing's row-number column), in file order. Columns named in
-  ``exclude`` (IDs, leaks) are still in the files: drop them, or check that the product
-  refuses or ignores them.
+  ``exclude`` (ID-like: a name, a date, R's row numbers) are still in the files, so the
+  product's refusal of ID-like columns is exercised; ``drop_columns`` writes a copy without
+  them. The one leak (Wage's logwage = log(wage)) is in ``drop`` and removed from the split
+  files (which are then re-serialised with Python's csv module; that file has no quotes).
 
     python scripts/tabular_data.py --describe            # what each dataset holds
     python scripts/tabular_data.py --out /tmp/tab        # write <out>/<name>/{train,test}.csv
@@ -68,7 +70,8 @@ class Spec:
     source: Source
     target: str
     task: str  # "binary", "multiclass" or "regression"
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # ID-like: not features, but left in the files
+    drop: tuple[str, ...] = ()  # leaks of the target: removed from train.csv/test.csv
     notes: str = ""
 
 
@@ -226,7 +229,7 @@ DATASETS: dict[str, Spec] = {
             ),
             "wage",
             "regression",
-            exclude=("logwage",),
+            drop=("logwage",),
             notes="3000 rows; 6 text columns ('1. Never Married'...); region has ONE level; "
             "logwage is log(wage), a leak",
         ),
@@ -347,9 +350,15 @@ def prepare(name: str, out: Path, *, cache: Path | None = None, seed: int = SEED
     labels = None if spec.task == "regression" else [r[0][t].strip() for r in kept]
     train_idx, test_idx = split_indices(name, labels, len(kept), seed)
     train, test = folder / "train.csv", folder / "test.csv"
+    keep = [j for j, h in enumerate(header[0]) if h not in spec.drop]
     for path, idx in ((train, train_idx), (test, test_idx)):
         with open(path, "w", newline="", encoding="utf-8") as f:
-            f.write(header[1] + "".join(kept[i][1] for i in idx))
+            if spec.drop:
+                writer = csv.writer(f, lineterminator="\n")
+                for cells in [header[0]] + [kept[i][0] for i in idx]:
+                    writer.writerow([cells[j] for j in keep])
+            else:
+                f.write(header[1] + "".join(kept[i][1] for i in idx))
     return Prepared(
         name,
         original,
@@ -386,6 +395,17 @@ hitters = _one("hitters")
 wage = _one("wage")
 
 
+def drop_columns(src: Path, dst: Path, columns: tuple[str, ...]) -> Path:
+    """Write src without the named columns to dst (csv module quoting); return dst."""
+    header, rows = read_table(Path(src))
+    keep = [j for j, h in enumerate(header) if h not in columns]
+    with open(dst, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        for cells in [header, *rows]:
+            writer.writerow([cells[j] for j in keep])
+    return Path(dst)
+
+
 def describe(prepared: Prepared) -> str:
     """One paragraph: shape, feature kinds, missing cells and the target of a dataset."""
     spec = DATASETS[prepared.name]
@@ -399,7 +419,7 @@ def describe(prepared: Prepared) -> str:
         if gone:
             missing_cells += gone
             missing_cols.append(f"{col or '<empty>'}:{gone}")
-        if col == spec.target or col in spec.exclude:
+        if col == spec.target or col in spec.exclude or col in spec.drop:
             continue
         kinds["numeric" if all(_is_number(c) for c in present) else "text"] += 1
     target = [r[header.index(spec.target)].strip() for r in rows]
@@ -412,10 +432,10 @@ def describe(prepared: Prepared) -> str:
     return (
         f"{prepared.name}: {spec.source.package}=={spec.source.version} {spec.source.member}\n"
         f"  {len(rows)} rows x {len(header)} columns; features {kinds['numeric']} numeric, "
-        f"{kinds['text']} text; excluded {list(spec.exclude)}\n"
+        f"{kinds['text']} text; ID-like {list(spec.exclude)}; dropped {list(spec.drop)}\n"
         f"  missing cells {missing_cells} {missing_cols}\n"
         f"  target {spec.target!r}: {tgt}; split {prepared.train_rows}/{prepared.test_rows}"
-        f" (dropped {prepared.dropped})\n"
+        f" ({prepared.dropped} rows without a target left out)\n"
         f"  license: {spec.source.license}\n  notes: {spec.notes}"
     )
 
