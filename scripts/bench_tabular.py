@@ -265,18 +265,18 @@ def _is(cell: str, one: str) -> bool:
 
 @dataclass(frozen=True)
 class Config:
-    """Candidate defaults for the engine."""
+    """Candidate defaults for the engine; the field defaults are the recommended ones."""
 
     hidden: tuple[int, ...] = (64,)
-    act: str = "relu"
+    act: str = "tanh"
     opt: str = "adam"
     lr: float = 1e-3
-    bs: int | None = 32  # None = full batch
-    ep: int = 500  # most epochs
-    pat: int = 30  # early-stopping patience
+    bs: int | None = 128  # None = full batch
+    ep: int = 200  # most epochs
+    pat: int = 50  # early-stopping patience
     wd: float = 0.0
     val: float = 0.2  # validation fraction of the training rows
-    min_val: int = 0  # fewer training rows than this: no validation split
+    min_val: int = 200  # fewer training rows than this: no validation split
     fallback_ep: int = 200  # epochs when there is no validation split
     refit: bool = False  # after early stopping, retrain on ALL training rows for best_epoch
 
@@ -285,7 +285,10 @@ class Config:
         bs = "full" if self.bs is None else self.bs
         return (
             f"h={hidden} {self.act} {self.opt} lr={self.lr:g} bs={bs} ep={self.ep} "
-            f"pat={self.pat} wd={self.wd:g} val={self.val:g}" + (" refit" if self.refit else "")
+            f"pat={self.pat} wd={self.wd:g} val={self.val:g}"
+            + (f" min_val={self.min_val}" if self.min_val else "")
+            + (f" no-val-ep={self.fallback_ep}" if self.val == 0 or self.min_val else "")
+            + (" refit" if self.refit else "")
         )
 
 
@@ -545,7 +548,6 @@ def summarise(path: str) -> int:
     """Per config, over every (split, seed) run in a --results file: how often the bar holds."""
     refs: dict[tuple, dict] = {}
     runs: dict[str, dict[str, list[tuple[bool, float, float]]]] = {}
-    labels: dict[str, str] = {}
     with open(path, encoding="utf-8") as f:
         records = [json.loads(line) for line in f]
     for rec in records:
@@ -555,14 +557,14 @@ def summarise(path: str) -> int:
             continue
         cfg = Config(**{**rec["config"], "hidden": tuple(rec["config"]["hidden"])})
         ref, task = refs[key], tabular_data.DATASETS[rec["dataset"]].task
-        per = runs.setdefault(cfg.label(), {}).setdefault(rec["dataset"], [])
-        labels[cfg.label()] = cfg.label()
+        label = cfg.label() + (f" [{rec['subsample']} rows]" if rec.get("subsample") else "")
+        per = runs.setdefault(label, {}).setdefault(rec["dataset"], [])
         for r in rec["runs"]:
             ok, margin = passes(task, r["score"], ref["sk"], ref["mean"])
             per.append((ok, margin, r["seconds"]))
     datasets = sorted({d for per in runs.values() for d in per})
     print("runs passing the bar / runs, per dataset (median margin); then worst margin, fit s")
-    print(f"{'config':58} " + " ".join(f"{d[:8]:>12}" for d in datasets) + "   worst  fit s")
+    print(f"{'config':70} " + " ".join(f"{d[:8]:>12}" for d in datasets) + "   worst  fit s")
     for label, per in runs.items():
         cells, worst, secs = [], float("inf"), 0.0
         for d in datasets:
@@ -574,7 +576,7 @@ def summarise(path: str) -> int:
             cells.append(f"{ok:>2}/{len(rs):<2}({_median([r[1] for r in rs]):+.3f})")
             worst = min(worst, min(r[1] for r in rs))
             secs += _median([r[2] for r in rs])
-        print(f"{label:58} " + " ".join(f"{c:>12}" for c in cells) + f" {worst:+.3f} {secs:6.2f}")
+        print(f"{label:70} " + " ".join(f"{c:>12}" for c in cells) + f" {worst:+.3f} {secs:6.2f}")
     return 0
 
 
@@ -589,7 +591,7 @@ def builtin(args: argparse.Namespace) -> int:
             accs, secs = [], []
             for seed in args.seeds:
                 data = load_builtin(name, samples=500, noise=0.2, seed=seed)
-                cells = [[repr(v) for v in row] for row in data.X]
+                cells = [[repr(float(v)) for v in row] for row in data.X]
                 labels = [str(int(v)) for v in data.y]
                 k = int(0.8 * len(labels)) if name == "moons" else len(labels)
                 test = slice(k, None) if name == "moons" else slice(None)
