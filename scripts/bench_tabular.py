@@ -270,14 +270,14 @@ class Config:
     hidden: tuple[int, ...] = (64,)
     act: str = "tanh"
     opt: str = "adam"
-    lr: float = 1e-3
+    lr: float = 3e-3
     bs: int | None = 128  # None = full batch
-    ep: int = 200  # most epochs
+    ep: int = 500  # most epochs
     pat: int = 50  # early-stopping patience
     wd: float = 0.0
     val: float = 0.2  # validation fraction of the training rows
     min_val: int = 200  # fewer training rows than this: no validation split
-    fallback_ep: int = 200  # epochs when there is no validation split
+    fallback_ep: int = 100  # epochs when there is no validation split
     refit: bool = False  # after early stopping, retrain on ALL training rows for best_epoch
 
     def label(self) -> str:
