@@ -27,7 +27,9 @@ OUTCOMES = ("queued", "succeeded", "failed", "cancelled")  # counted: submitted,
 
 class JobProgress(BaseModel):
     epoch: int = Field(description="Epochs done in the current attempt.")
-    epochs: int = Field(description="Epochs asked for.")
+    epochs: int | None = Field(
+        description="Epochs asked for; known once training starts when left to default."
+    )
     loss: float | None = Field(None, description="Training loss at the last epoch done.")
 
 
