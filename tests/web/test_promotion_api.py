@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from huey import MemoryHuey
 
 from service.data import datasets
-from service.jobs.queue import JobQueue, JsonSerializer
-from service.jobs.trainer import run_job
+from service.jobs.queue import JobQueue
+from service.jobs.trainer import Trainer
 from service.web.app import create_app
 
 PARAMS = {"hidden": [16], "epochs": 300, "learning_rate": 0.01, "batch_size": None}
@@ -23,10 +22,8 @@ def rows(shuffled: bool) -> list[dict]:
 @pytest.fixture
 def client(settings_dict):
     app = create_app({**settings_dict, "max_train_rows": 1000, "max_body_bytes": 1 << 20})
-    huey = MemoryHuey("test", results=False, serializer=JsonSerializer())
-    app.extensions["nns.jobs"] = queue = JobQueue(huey, app.extensions["nns.settings"], run_job)
     client = app.test_client()
-    client.queue = queue
+    client.queue = JobQueue.from_settings(app.extensions["nns.settings"])  # the trainer's side
     return client
 
 
@@ -34,7 +31,7 @@ def train(client, auth, shuffled: bool, **extra) -> dict:
     body = {"model": "gate", "rows": rows(shuffled), "target": "label", "hyperparameters": PARAMS}
     resp = client.post("/train", json={**body, **extra}, headers=auth)
     assert resp.status_code == 202, resp.json
-    client.queue.huey.execute(client.queue.huey.dequeue())
+    Trainer(client.queue).run_job(client.queue.take())
     job = client.get(resp.headers["Location"]).json
     assert job["status"] == "succeeded", job
     return job["result"]
