@@ -1,8 +1,14 @@
-"""Decode one V2 tensor, JSON or raw bytes, straight into a NumPy array of its declared shape."""
+"""Decode one V2 tensor, JSON or raw bytes, straight into a NumPy array of its declared shape.
+
+BYTES tensors become object arrays of str: JSON data is a list of strings; in the binary
+section each element is a 4-byte little-endian length, then that many bytes. Either way the
+text must be UTF-8.
+"""
 
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 
@@ -40,6 +46,8 @@ def shape_text(shape: list[int] | tuple[int, ...]) -> str:
 
 def from_json(data: list, datatype: str, shape: list[int], label: str, loc: list) -> np.ndarray:
     """Return the JSON `data` (flat or nested, row-major) as an array of `shape` and `datatype`."""
+    if datatype == "BYTES":
+        return strings_from_json(data, shape, label, loc)
     try:
         values = np.asarray(data)
     except ValueError:
@@ -79,6 +87,8 @@ def from_bytes(
     loc: list,
 ) -> np.ndarray:
     """Return `size` raw bytes at `offset` as an array of `shape`, without copying."""
+    if datatype == "BYTES":
+        return strings_from_bytes(raw, offset, size, shape, label, loc)
     dtype = DTYPES[datatype]
     count = math.prod(shape)
     if size != count * dtype.itemsize:
@@ -91,3 +101,88 @@ def from_bytes(
     if datatype == "BOOL" and count and values.max() > 1:
         raise invalid(f"{label}: BOOL bytes must be 0 or 1", loc)
     return values
+
+
+def _strings(texts: list[str], shape: list[int]) -> np.ndarray:
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out.reshape(shape)
+
+
+def _flatten(data: list, label: str, loc: list) -> tuple[list, list[int]]:
+    """Return (leaves, shape) of nested lists; refuse ragged nesting."""
+    shape = [len(data)]
+    level = data
+    while level and type(level[0]) is list:
+        width = len(level[0])
+        if any(type(v) is not list or len(v) != width for v in level):
+            raise invalid(f"{label}: data is ragged or nested too deeply", loc)
+        shape.append(width)
+        level = [v for sub in level for v in sub]
+        if len(shape) > 8:
+            raise invalid(f"{label}: data is ragged or nested too deeply", loc)
+    return level, shape
+
+
+def strings_from_json(data: list, shape: list[int], label: str, loc: list) -> np.ndarray:
+    """Return BYTES JSON data (strings, flat or nested as declared) as str objects of `shape`."""
+    texts, nested = data, None
+    if any(type(v) is list for v in data):
+        texts, nested = _flatten(data, label, loc)
+    expected = math.prod(shape)
+    if len(texts) != expected:
+        raise invalid(
+            f"{label}: data has {len(texts)} values but shape {shape_text(shape)} needs {expected}",
+            loc,
+        )
+    if nested is not None and nested != shape:
+        raise invalid(
+            f"{label}: nested data has shape {shape_text(nested)} but the input declares "
+            f"{shape_text(shape)}; send it flat or nested as declared",
+            loc,
+        )
+    if not all(type(v) is str for v in texts):
+        raise invalid(f"{label}: BYTES data must hold strings", loc)
+    return _strings(texts, shape)
+
+
+def strings_from_bytes(
+    raw: bytes | memoryview, offset: int, size: int, shape: list[int], label: str, loc: list
+) -> np.ndarray:
+    """Return `size` bytes at `offset`, each element a 4-byte LE length and UTF-8, as str."""
+    count = math.prod(shape)
+    if count * 4 > size:
+        raise invalid(
+            f"{label}: binary_data_size is {size} bytes, too few for {count} BYTES elements "
+            "(each is a 4-byte little-endian length, then its bytes)",
+            loc,
+        )
+    texts: list[str] = []
+    at, end = offset, offset + size
+    for k in range(count):
+        if at + 4 > end:
+            raise invalid(
+                f"{label}: BYTES element {k} is cut off: its 4-byte length is past "
+                "binary_data_size",
+                loc,
+            )
+        (n,) = struct.unpack_from("<I", raw, at)
+        at += 4
+        if n > end - at:
+            raise invalid(
+                f"{label}: BYTES element {k} says {n} bytes but only {end - at} remain in "
+                "binary_data_size",
+                loc,
+            )
+        try:
+            texts.append(str(raw[at : at + n], "utf-8"))
+        except UnicodeDecodeError:
+            raise invalid(f"{label}: BYTES element {k} is not valid UTF-8", loc) from None
+        at += n
+    if at != end:
+        raise invalid(
+            f"{label}: binary_data_size is {size} bytes but its {count} BYTES elements take "
+            f"{size - (end - at)}",
+            loc,
+        )
+    return _strings(texts, shape)
