@@ -146,6 +146,9 @@ def strings_from_json(data: list, shape: list[int], label: str, loc: list) -> np
     return _strings(texts, shape)
 
 
+_LENGTH = struct.Struct("<I")
+
+
 def strings_from_bytes(
     raw: bytes | memoryview, offset: int, size: int, shape: list[int], label: str, loc: list
 ) -> np.ndarray:
@@ -157,32 +160,44 @@ def strings_from_bytes(
             "(each is a 4-byte little-endian length, then its bytes)",
             loc,
         )
-    texts: list[str] = []
-    at, end = offset, offset + size
+    data = bytes(raw[offset : offset + size])
+    length = _LENGTH.unpack_from
+    parts: list[bytes] = []
+    at = 0
     for k in range(count):
-        if at + 4 > end:
+        if at + 4 > size:
             raise invalid(
                 f"{label}: BYTES element {k} is cut off: its 4-byte length is past "
                 "binary_data_size",
                 loc,
             )
-        (n,) = struct.unpack_from("<I", raw, at)
-        at += 4
-        if n > end - at:
+        end = at + 4 + length(data, at)[0]
+        if end > size:
             raise invalid(
-                f"{label}: BYTES element {k} says {n} bytes but only {end - at} remain in "
-                "binary_data_size",
+                f"{label}: BYTES element {k} says {end - at - 4} bytes but only "
+                f"{size - at - 4} remain in binary_data_size",
                 loc,
             )
-        try:
-            texts.append(str(raw[at : at + n], "utf-8"))
-        except UnicodeDecodeError:
-            raise invalid(f"{label}: BYTES element {k} is not valid UTF-8", loc) from None
-        at += n
-    if at != end:
+        parts.append(data[at + 4 : end])
+        at = end
+    if at != size:
         raise invalid(
-            f"{label}: binary_data_size is {size} bytes but its {count} BYTES elements take "
-            f"{size - (end - at)}",
+            f"{label}: binary_data_size is {size} bytes but its {count} BYTES elements take {at}",
             loc,
         )
-    return _strings(texts, shape)
+    texts: dict[bytes, str] = {}  # rows repeat a few categories: decode each once
+    try:
+        for part in set(parts):
+            texts[part] = part.decode()
+    except UnicodeDecodeError:
+        k = next(i for i, p in enumerate(parts) if p not in texts and _not_utf8(p))
+        raise invalid(f"{label}: BYTES element {k} is not valid UTF-8", loc) from None
+    return _strings(list(map(texts.__getitem__, parts)), shape)
+
+
+def _not_utf8(part: bytes) -> bool:
+    try:
+        part.decode()
+    except UnicodeDecodeError:
+        return True
+    return False
