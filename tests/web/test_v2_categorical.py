@@ -15,10 +15,13 @@ import numpy as np
 import orjson
 import pytest
 import tritonclient.http as httpclient
+from tritonclient.utils import serialize_byte_tensor
 
 from model_store import ModelStore
 from service.data.csvfile import read_csv_text
 from service.data.dataset import from_rows
+from service.serving.v2 import signature
+from service.serving.v2.tensors import strings_from_bytes
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters
 from service.web.app import create_app
@@ -505,3 +508,32 @@ def test_invalid_utf8_in_a_json_body_is_400(client):
     body = json.dumps({"inputs": json_inputs()}).encode().replace(b"Dream", b"Dr\xffam", 1)
     resp = post(client, "penguins", body)
     assert resp.status_code == 400 and "not valid JSON" in resp.get_json()["error"]
+
+
+# --- the pieces: label datatypes, BYTES framing as tritonclient writes it -----------------------
+@pytest.mark.parametrize(
+    "classes, datatype, elements",
+    [
+        ([0, 1], "INT64", [0, 1]),
+        ([2, 5, 7], "INT64", [2, 5, 7]),
+        ([False, True], "BOOL", [False, True]),
+        ([0.5, 1.5], "FP64", [0.5, 1.5]),
+        (["No", "Yes"], "BYTES", ["No", "Yes"]),
+        (["maybe", False, True], "BYTES", ["maybe", "false", "true"]),
+        (["a", 2], "BYTES", ["a", "2"]),
+    ],
+)
+def test_label_datatype_follows_the_classes(classes, datatype, elements):
+    labels = signature.labels(classes)
+    assert labels.datatype == datatype
+    assert labels.values.tolist() == elements
+    if datatype == "BYTES":
+        assert labels.framed == [signature.frame(t) for t in elements]
+
+
+def test_bytes_elements_read_as_tritonclient_writes_them():
+    words = np.array(["Zürich", "", "🐧 penguin", "Dream"], dtype=object)
+    raw = serialize_byte_tensor(words).item()
+    texts = strings_from_bytes(b"xx" + raw, 2, len(raw), [2, 2], "input 'x'", [])
+    assert texts.shape == (2, 2) and texts.ravel().tolist() == words.tolist()
+    assert framed(words.tolist()) == raw
