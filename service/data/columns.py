@@ -43,6 +43,12 @@ def type_column(name: str, column: np.ndarray) -> tuple[FeatureSpec | None, str 
     if is_numeric(column):
         low, high = float(present.min()), float(present.max())
         distinct = np.unique(present)
+        if _row_numbers(distinct, present.size):
+            return None, (
+                f"column {name!r} looks like row numbers or ids (every value a different whole "
+                f"number, {low:g} to {high:g}): it cannot help predict; leave it out with "
+                f"--exclude {name}"
+            )
         if not nullable and distinct.size == 2 and set(distinct.tolist()) == {0.0, 1.0}:
             return FeatureSpec(name=name, type="binary", min=0, max=1, values=[0, 1]), None
         median = float(np.median(present))
@@ -63,6 +69,17 @@ def type_column(name: str, column: np.ndarray) -> tuple[FeatureSpec | None, str 
             f"leave it out with --exclude {name}"
         )
     return FeatureSpec(name=name, type="categorical", values=values, nullable=nullable), None
+
+
+def _row_numbers(distinct: np.ndarray, rows: int) -> bool:
+    """Tell a column of row numbers or ids: every value a different whole number, densely
+    packed (a sample of 1..n keeps most of them: at most twice as many numbers as rows)."""
+    return (
+        rows >= ID_MIN_ROWS
+        and distinct.size == rows
+        and bool(np.all(distinct == np.round(distinct)))
+        and distinct[-1] - distinct[0] + 1 <= 2 * rows
+    )
 
 
 def _order(value) -> tuple:

@@ -58,7 +58,8 @@ def read_csv_text(
     header = next(reader, None)
     if not header or not any(h.strip() for h in header):
         raise DatasetError("the CSV is empty: a header row is required")
-    header = [h.strip() for h in header]
+    # An unnamed column (R's row names, a spreadsheet's index) is named by its position.
+    header = [h.strip() or f"column_{j + 1}" for j, h in enumerate(header)]
     _check_header(header, target, exclude, delimiter)
     keep = [j for j, h in enumerate(header) if h not in exclude]
     cells: list[list[str]] = [[] for _ in header]
@@ -110,8 +111,6 @@ def read_csv_file(path: str | Path, target: str, **options) -> Dataset:
 
 def _check_header(header: list[str], target: str, exclude: tuple[str, ...], delimiter: str):
     found = ", ".join(repr(h) for h in header)
-    if any(not h for h in header):
-        raise DatasetError(f"a column of the header has no name (columns found: {found})")
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:
         raise DatasetError(f"the CSV header repeats a column name: {', '.join(repeated)}")

@@ -65,6 +65,15 @@ class FeatureSpec(BaseModel):
             return 1
         return len(self.values or []) + (1 if self.nullable else 0)
 
+    def example(self) -> Label:
+        """Return a plausible value: the imputation value, the middle of the range, a value."""
+        if self.type != "numeric":
+            return (self.values or [0, 1])[-1 if self.zero_one else 0]
+        if self.impute is not None:
+            return self.impute
+        low, high = self.min or 0.0, self.max if self.max is not None else 1.0
+        return round((low + high) / 2, 6)
+
     def json_type(self) -> Any:
         """Return the pydantic type of this feature's value in a JSON row."""
         if self.zero_one:
@@ -125,7 +134,10 @@ class FeatureSet:
         """Return the TypedDict that validates and documents one JSON row (extra keys refused)."""
         fields = {s.name: s.json_type() for s in self.specs}
         row = TypedDict(f"{title}Row", fields)  # type: ignore[misc]  # names come from data
-        row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+        example = {s.name: s.example() for s in self.specs}  # shown by /docs
+        row.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
+            extra="forbid", json_schema_extra={"examples": [example]}
+        )
         return row
 
     def request_adapter(self, title: str, max_batch: int) -> TypeAdapter:

@@ -23,6 +23,7 @@ from ..data.columns import feature_specs
 from ..data.csvfile import read_csv_file
 from ..settings import get_settings
 from .pipeline import train_model
+from .promotion import fmt
 from .spec import FLAT_FIELDS, Hyperparameters, TrainSpec, flat_loc, from_flat
 from .task import encode_target
 
@@ -113,7 +114,7 @@ def _fail(message: str) -> int:
 
 
 def _numbers(metrics: dict) -> str:
-    return ", ".join(f"{k} {v:,.4f}" for k, v in metrics.items() if isinstance(v, float))
+    return ", ".join(f"{k} {fmt(v)}" for k, v in metrics.items() if isinstance(v, float))
 
 
 def _summary(result, elapsed: float) -> str:
@@ -142,7 +143,7 @@ def describe_data(data, spec: TrainSpec) -> str:
     for s in specs:
         lines.append(f"  {s.name:<{width}}  {_kind(s)}")
     if target.task == "regression":
-        what = f"regression (answers in the target's units; mean {target.mean:,.4g})"
+        what = f"regression (answers in the target's units; mean {fmt(target.mean)})"
     else:
         shown = ", ".join(str(c) for c in target.classes[:10])
         more = f", ... ({len(target.classes)} in all)" if len(target.classes) > 10 else ""

@@ -24,8 +24,9 @@ class Decision:
     reason: str
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+def fmt(value: float) -> str:
+    """Write a metric for people: 0.3466, 17,941."""
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def decide(
@@ -49,8 +50,8 @@ def decide(
     if not new <= trivial * (1 - BASELINE_MARGIN):
         return Decision(
             False,
-            f"not promoted: {rows} {name} {_fmt(new)} does not beat the {baseline['kind']} "
-            f"baseline's {_fmt(trivial)} by {BASELINE_MARGIN:.0%}",
+            f"not promoted: {rows} {name} {fmt(new)} does not beat the {baseline['kind']} "
+            f"baseline's {fmt(trivial)} by {BASELINE_MARGIN:.0%}",
         )
     if current is not None:
         version, theirs = current
@@ -58,16 +59,16 @@ def decide(
         if new > old * (1 + TOLERANCE):
             return Decision(
                 False,
-                f"not promoted: {rows} {name} {_fmt(new)} is worse than current version "
-                f"{version}'s {_fmt(old)} on the same rows (tolerance {TOLERANCE:.0%})",
+                f"not promoted: {rows} {name} {fmt(new)} is worse than current version "
+                f"{version}'s {fmt(old)} on the same rows (tolerance {TOLERANCE:.0%})",
             )
         return Decision(
             True,
-            f"promoted: {rows} {name} {_fmt(new)} beats the {baseline['kind']} baseline's "
-            f"{_fmt(trivial)} and is no worse than current version {version}'s {_fmt(old)}",
+            f"promoted: {rows} {name} {fmt(new)} beats the {baseline['kind']} baseline's "
+            f"{fmt(trivial)} and is no worse than current version {version}'s {fmt(old)}",
         )
     return Decision(
         True,
-        f"promoted: {rows} {name} {_fmt(new)} beats the {baseline['kind']} baseline's "
-        f"{_fmt(trivial)}",
+        f"promoted: {rows} {name} {fmt(new)} beats the {baseline['kind']} baseline's "
+        f"{fmt(trivial)}",
     )

@@ -115,6 +115,28 @@ class Live(BaseModel):
     status: Literal["ok"]
 
 
+class VersionSummary(BaseModel):
+    """One stored version, as `GET /models/{name}/versions` compares them."""
+
+    version: int
+    current: bool = Field(description="CURRENT names this version.")
+    created_at: str
+    task: Task | None = None
+    metrics: dict[str, Any] = Field({}, description="On the rows `evaluated_on` names.")
+    baseline: dict[str, Any] = Field({}, description="The trivial model on the same rows.")
+    data: DataSummary | None = None
+    promotion: dict[str, Any] | None = Field(
+        None, description="The policy, whether it made the version current, and why."
+    )
+    error: str | None = Field(None, description="Why the version cannot be read.")
+
+
+class VersionList(BaseModel):
+    name: str
+    current_version: int | None
+    versions: list[VersionSummary] = Field(description="Newest first.")
+
+
 class ModelHealth(BaseModel):
     serving_version: int | None
 

@@ -76,7 +76,6 @@ def test_at_most_twenty_problems_are_listed():
         ("a,y\n", "y", "no data rows"),
         ("a,a,y\n1,2,0\n", "y", "repeats a column"),
         ("y\n1\n", "y", "at least one feature"),
-        (",y\n1,0\n", "y", "has no name"),
         ("a,y\n1,\n2,NA\n", "y", "every row's target 'y' is missing"),
     ],
 )

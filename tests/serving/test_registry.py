@@ -7,9 +7,7 @@ from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters
 
 
-def test_a_model_whose_versions_were_never_promoted_is_neither_served_nor_an_error(
-    client, store
-):
+def test_a_model_whose_versions_were_never_promoted_is_neither_served_nor_an_error(client, store):
     train_model(datasets.xor(), Hyperparameters(epochs=5), store, "fresh", promote="never")
     assert store.versions("fresh") == [1]
     assert client.get("/health/ready").status_code == 200  # readiness is not affected

@@ -38,7 +38,7 @@ def test_progress_bar_and_summary_without_json(tmp_path):
 
 def test_moons_csv_perceptron_and_no_promote(tmp_path):
     csv = tmp_path / "d.csv"
-    csv.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{2 * i + i % 3}\n" for i in range(30)))
+    csv.write_text("a,b,y\n" + "".join(f"{i / 2},{i % 3},{i + i % 3}\n" for i in range(30)))
     out = run(
         "--store",
         str(tmp_path / "s"),

@@ -6,10 +6,19 @@ from pydantic import ValidationError
 from model_store import ModelNotFound, StoreError, validate_name
 
 from ...errors import from_validation
+from ...training.metadata import ModelMeta
 from ..auth import admin_required
 from ..http import json_body, path_version, registry, respond, settings, store
 from ..openapi import describe
-from ..schemas import ModelCard, ModelList, ModelSummary, PromoteRequest, PromoteResponse
+from ..schemas import (
+    ModelCard,
+    ModelList,
+    ModelSummary,
+    PromoteRequest,
+    PromoteResponse,
+    VersionList,
+    VersionSummary,
+)
 
 bp = Blueprint("models", __name__)
 
@@ -49,6 +58,40 @@ def _card(name: str, v: int | None):
 @describe("Model card of the current version", {200: ("Model card.", ModelCard)}, (404, 503))
 def model_card(name: str):
     return _card(name, None)
+
+
+@bp.get("/models/<name>/versions")
+@describe(
+    "Every version side by side: metrics, baseline, data, promotion and why",
+    {200: ("Versions, newest first.", VersionList)},
+    (404,),
+)
+def list_versions(name: str):
+    validate_name(name)
+    current = _current(name)
+    summaries = []
+    for v in reversed(store().versions(name)):
+        try:
+            meta = ModelMeta.model_validate(store().read_meta(name, v))
+        except (StoreError, ValueError) as exc:
+            error = str(exc) if isinstance(exc, StoreError) else "model.json is not readable"
+            summaries.append(
+                VersionSummary(version=v, current=v == current, created_at="", error=error)
+            )
+            continue
+        summaries.append(
+            VersionSummary(
+                version=v,
+                current=v == current,
+                created_at=meta.created_at,
+                task=meta.task,
+                metrics=meta.metrics,
+                baseline=meta.baseline,
+                data=meta.data,
+                promotion=meta.promotion,
+            )
+        )
+    return respond(VersionList(name=name, current_version=current, versions=summaries))
 
 
 @bp.get("/models/<name>/versions/<version>")
