@@ -165,6 +165,9 @@ def train_model(
         dtype=params.dtype,
     )
     validation = (X[val_idx], target.y[val_idx]) if val_idx.size else None
+    epochs = params.epochs or (
+        evaluation.EPOCHS_WITH_VALIDATION if validation else evaluation.EPOCHS_WITHOUT
+    )
 
     def on_epoch(epoch: int, loss: float) -> None:
         if not np.isfinite(loss):
@@ -172,7 +175,7 @@ def train_model(
                 f"training diverged at epoch {epoch} (loss {loss}); try a lower learning rate"
             )
         if progress is not None:
-            progress(epoch, params.epochs, loss)
+            progress(epoch, epochs, loss)
 
     started = time.perf_counter()
     # Divergence overflows before the loss turns inf; on_epoch reports it as an error instead.
@@ -184,7 +187,7 @@ def train_model(
             loss=target.loss,
             optimizer=params.optimizer,
             learning_rate=params.learning_rate,
-            epochs=params.epochs,
+            epochs=epochs,
             batch_size=params.batch_size,
             momentum=params.momentum,
             weight_decay=params.weight_decay,
@@ -220,7 +223,12 @@ def train_model(
         target_scaling=scaling,
         architecture=net.config(),
         normalisation=scaler.to_dict(),
-        hyperparameters={**params.model_dump(), "loss": target.loss, "validation_split": fraction},
+        hyperparameters={
+            **params.model_dump(),
+            "loss": target.loss,
+            "validation_split": fraction,
+            "epochs": epochs,
+        },
         data={
             **fingerprint(data),
             "source": source,
@@ -261,5 +269,5 @@ def train_model(
         task=target.task,
         features=specs,
         epochs_run=history.epochs_run,
-        stopped_early=history.epochs_run < params.epochs,
+        stopped_early=history.epochs_run < epochs,
     )

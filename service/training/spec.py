@@ -107,9 +107,9 @@ class Hyperparameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hidden: list[Width] = Field([64, 32], description="Hidden layer widths; [] is a perceptron.")
+    hidden: list[Width] = Field([64], description="Hidden layer widths; [] is a perceptron.")
     activation: Literal["sigmoid", "tanh", "relu", "identity"] = Field(
-        "relu", description="Activation of the hidden layers."
+        "tanh", description="Activation of the hidden layers."
     )
     loss: Literal["bce", "cce", "mse"] | None = Field(
         None,
@@ -118,10 +118,14 @@ class Hyperparameters(BaseModel):
     )
     optimizer: Literal["sgd", "adam"] = Field("adam", description="Gradient descent variant.")
     learning_rate: float = Field(0.003, gt=0, le=10, allow_inf_nan=False, description="Step size.")
-    epochs: Count = Field(
-        300, ge=1, le=MAX_COUNT, description="Passes over the training rows (at most)."
+    epochs: Count | None = Field(
+        None,
+        ge=1,
+        le=MAX_COUNT,
+        description="Passes over the training rows; none: at most 500 with early stopping on a "
+        "validation split, 100 without one.",
     )
-    batch_size: Positive | None = Field(32, description="Rows per step; none: the full batch.")
+    batch_size: Positive | None = Field(128, description="Rows per step; none: the full batch.")
     seed: Count = Field(1, ge=0, le=2**32 - 1, description="Seed of every random draw.")
     validation_split: float | None = Field(
         None,
@@ -129,10 +133,10 @@ class Hyperparameters(BaseModel):
         lt=1,
         allow_inf_nan=False,
         description="Share of rows held out for early stopping and metrics; none: 0.2 from "
-        "100 rows on, else 0 (metrics on the training rows).",
+        "200 rows on, else 0 (metrics on the training rows).",
     )
     patience: Positive | None = Field(
-        20, description="Epochs without a better validation loss before stopping early."
+        50, description="Epochs without a better validation loss before stopping early."
     )
     momentum: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False, description="SGD momentum.")
     weight_decay: float = Field(
@@ -156,9 +160,9 @@ class Hyperparameters(BaseModel):
 
     @field_validator("epochs")
     @classmethod
-    def _epochs(cls, epochs: int, info: ValidationInfo) -> int:
+    def _epochs(cls, epochs: int | None, info: ValidationInfo) -> int | None:
         limits = _limits(info)
-        if limits is not None and epochs > limits.epochs:
+        if limits is not None and epochs is not None and epochs > limits.epochs:
             raise over_limit(f"at most {limits.epochs} epochs (NNS_MAX_EPOCHS)")
         return epochs
 

@@ -175,7 +175,7 @@ class JobAccepted(BaseModel):
 
 class JobProgress(BaseModel):
     epoch: int
-    epochs: int
+    epochs: int | None = Field(description="Known once training starts when left to default.")
     loss: float | None
 
 

@@ -73,7 +73,9 @@ def test_regression_and_multiclass(store):
     csv = "x,y\n" + "".join(f"{v},{3 * v + 1}\n" for v in x)
     reg = train_model(
         read_csv_text(csv, "y"),
-        Hyperparameters(hidden=[], loss="mse", activation="identity", epochs=500),
+        Hyperparameters(
+            hidden=[], loss="mse", activation="identity", epochs=500, learning_rate=0.05
+        ),
         store,
         "line",
     )

@@ -50,7 +50,7 @@ def test_defaults_come_from_the_spec():
     spec = _spec(build_parser().parse_args([]))
     assert spec.model == spec.dataset == "diabetes" and spec.promote == "auto"
     assert spec.hyperparameters == Hyperparameters(**RECIPES["diabetes"])  # the seed recipe
-    assert Hyperparameters().hidden == [64, 32]  # everything else: the tabular defaults
+    assert Hyperparameters().hidden == [64]  # everything else: the tabular defaults
     assert from_flat({"model": "m", "dataset": "moons"}).moons == {"samples": 500, "noise": 0.2}
 
 
