@@ -8,8 +8,10 @@ import pytest
 
 from tests.serving.test_predict_parse import DIABETES, MOONS
 
-PATHS = {"diabetes": ["/predict", "/models/diabetes/predict", "/models/diabetes/versions/1/predict"],
-         "moons": ["/models/moons/predict", "/models/moons/versions/1/predict"]}  # fmt: skip
+PATHS = {
+    "diabetes": ["/predict", "/models/diabetes/predict", "/models/diabetes/versions/1/predict"],
+    "moons": ["/models/moons/predict", "/models/moons/versions/1/predict"],
+}
 CASES = [(p, b) for p in PATHS["diabetes"] for b in DIABETES]
 CASES += [(p, b) for p in PATHS["moons"] for b in MOONS]
 CASES += [("/models/nope/predict", DIABETES[0]), ("/models/Bad/predict", DIABETES[0])]
