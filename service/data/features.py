@@ -51,7 +51,10 @@ class FeatureSpec(BaseModel):
     @property
     def zero_one(self) -> bool:
         """Tell whether this is a binary feature whose values are the numbers 0 and 1."""
-        return self.type == "binary" and self.values in (None, [0, 1], [0.0, 1.0])
+        values = self.values
+        if values is not None and any(isinstance(v, bool) for v in values):
+            return False  # [False, True] == [0, 1] in Python; booleans are values, not numbers
+        return self.type == "binary" and values in (None, [0, 1], [0.0, 1.0])
 
     @property
     def numeric_input(self) -> bool:

@@ -41,7 +41,7 @@ class Predictor(TrainedModel):
 
     def parse(self, body: bytes) -> tuple[np.ndarray, bool]:
         """Validate a raw predict body; return X: (n, width) and whether it was one row."""
-        X = self._plain(body)
+        X = self.plain(body)
         if X is not None:
             return X
         try:
@@ -51,7 +51,7 @@ class Predictor(TrainedModel):
         single = "instances" not in data
         return self.features.encode_rows([data] if single else data["instances"]), single
 
-    def _plain(self, body: bytes) -> tuple[np.ndarray, bool] | None:
+    def plain(self, body: bytes) -> tuple[np.ndarray, bool] | None:
         """Read a plainly valid body with orjson and the feature rule; None: let pydantic decide.
 
         orjson and the vectorised checks cost half of pydantic's validation of a large batch;

@@ -41,10 +41,19 @@ def flag(name: str) -> str:
 
 
 def _add(parser, name: str, info: FieldInfo, group=None) -> None:
-    """Add the flag of one spec field; its value stays a string until the spec validates it."""
+    """Add the flag of one spec field; its value stays a string until the spec validates it.
+
+    A list field (--exclude, --na) may be given several times; the values add up.
+    """
     choices = _choices(info.annotation)
+    many = "list[" in str(info.annotation)
     (group or parser).add_argument(
-        flag(name), *ALIASES.get(name, []), dest=name, choices=choices, help=info.description
+        flag(name),
+        *ALIASES.get(name, []),
+        dest=name,
+        choices=choices,
+        help=info.description,
+        action="append" if many and name != "hidden" else "store",
     )
 
 
@@ -167,6 +176,9 @@ def _kind(s) -> str:
 def _spec(args: argparse.Namespace) -> TrainSpec:
     """Validate the flags as a TrainSpec; the model defaults to the dataset's name."""
     given = {k: v for k, v in vars(args).items() if v is not None}
+    for key in ("exclude", "na"):  # given several times: the values add up
+        if isinstance(given.get(key), list):
+            given[key] = ",".join(given[key])
     flat = {k: v for k, v in given.items() if k in TrainSpec.model_fields or k in _HYPER}
     if not args.data:
         flat.setdefault("dataset", "diabetes")

@@ -89,3 +89,12 @@ def test_a_numeric_only_set_checks_a_whole_matrix():
         features.check_matrix(X)
     assert [(p.feature, p.rows) for p in caught.value.problems] == [("a", [1]), ("smoker", [2])]
     assert features.check_matrix(X[:1]) is not None
+
+
+def test_a_feature_of_two_booleans_is_binary_on_its_values_not_numbers():
+    spec = FeatureSpec(name="member", type="binary", values=[False, True])
+    assert not spec.zero_one  # [False, True] == [0, 1] in Python: not a 0/1 number feature
+    features = FeatureSet([spec])
+    assert features.encode([[True, False]]).tolist() == [[1.0], [0.0]]
+    with pytest.raises(FeatureError):
+        features.encode([[1, 0]])

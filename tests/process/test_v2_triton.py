@@ -10,6 +10,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from scripts.harness import Gunicorn, http, train_cli
+from tests.web.test_v2_categorical import penguins_csv
 
 pytestmark = pytest.mark.process
 
@@ -23,6 +24,13 @@ def server(tmp_path_factory):
     train_cli(root / "models", "--epochs", "300")
     train_cli(root / "models", "--epochs", "200", "--seed", "2")  # diabetes v2 is current
     train_cli(root / "models", "--dataset", "moons", "--hidden", "8", "--epochs", "200")
+    csv = root / "penguins.csv"
+    csv.write_text(penguins_csv())
+    small = ("--data", str(csv), "--hidden", "8", "--epochs", "40")
+    train_cli(root / "models", *small, "--model", "penguins", "--target", "species",
+              "--exclude", "big,mass")  # fmt: skip
+    train_cli(root / "models", *small, "--model", "big", "--target", "big",
+              "--exclude", "species,mass")  # fmt: skip
     srv = Gunicorn(root, root / "gunicorn.log", workers=2)
     try:
         srv.wait_ready()
@@ -133,3 +141,71 @@ def test_errors_reach_the_client_with_our_message(client):
     bad = [httpclient.InferRequestedOutput("logits")]
     err = _error(client, "diabetes", features(ROWS, True), outputs=bad)
     assert err.status() == "400" and "is not an output of this model" in err.message()
+
+
+# --- text features and labels: BYTES both ways ----------------------------------------------------
+PENGUINS = [
+    {"island": "Biscoe", "sex": "female", "bill": 38.2, "diet": "fish"},
+    {"island": "Dream", "sex": "male", "bill": None, "diet": "krill"},
+    {"island": "Torgersen", "sex": "female", "bill": 48.9, "diet": None},
+    {"island": "Dream", "sex": "male", "bill": 43.0, "diet": "fish"},
+]
+
+
+def penguin_inputs(binary: bool, rows: list[dict] = PENGUINS) -> list[httpclient.InferInput]:
+    """One tensor per feature: BYTES for text (the empty string is missing), FP64 with NaN."""
+    inputs = []
+    for name in ("island", "sex", "bill", "diet"):
+        if name == "bill":
+            values = np.array([np.nan if r[name] is None else r[name] for r in rows], np.float64)
+            inp = httpclient.InferInput(name, [len(rows)], "FP64")
+        else:
+            values = np.array(["" if r[name] is None else r[name] for r in rows], dtype=object)
+            inp = httpclient.InferInput(name, [len(rows)], "BYTES")
+        inputs.append(inp.set_data_from_numpy(values, binary_data=binary))
+    return inputs
+
+
+def test_text_model_metadata(client):
+    model = client.get_model_metadata("penguins")
+    assert [(i["name"], i["datatype"], i["shape"]) for i in model["inputs"]] == [
+        ("island", "BYTES", [-1]),
+        ("sex", "BYTES", [-1]),
+        ("bill", "FP64", [-1]),
+        ("diet", "BYTES", [-1]),
+    ]
+    assert model["outputs"][1] == {"name": "label", "datatype": "BYTES", "shape": [-1]}
+    assert client.get_model_metadata("big")["properties"]["positive_class"] == "Yes"
+
+
+@pytest.mark.parametrize("binary_in", [True, False], ids=["binary-in", "json-in"])
+@pytest.mark.parametrize("binary_out", [True, False], ids=["binary-out", "json-out"])
+@pytest.mark.parametrize("model", ["penguins", "big"])
+def test_bytes_inputs_and_labels_equal_predict(server, client, model, binary_in, binary_out):
+    status, _, body = http("POST", f"{server.url}/models/{model}/predict", {"instances": PENGUINS})
+    assert status == 200
+    want = body["predictions"]
+    outputs = [
+        httpclient.InferRequestedOutput(n, binary_data=binary_out) for n in ("probability", "label")
+    ]
+    res = client.infer(model, penguin_inputs(binary_in), outputs=outputs)
+    labels = res.as_numpy("label")
+    assert labels.dtype == object and labels.shape == (len(PENGUINS),)
+    # tritonclient gives bytes for binary BYTES outputs and str for JSON ones.
+    assert [v.decode() if binary_out else v for v in labels] == [p["label"] for p in want]
+    probability = res.as_numpy("probability")
+    key = "probability" if model == "big" else "probabilities"
+    expected = np.float32([p[key] for p in want]).reshape(probability.shape)
+    assert probability.tolist() == expected.tolist()
+
+
+def test_unknown_category_reaches_the_client_naming_the_allowed_values(client):
+    rows = [{**PENGUINS[0], "island": "Atlantis"}]
+    err = _error(client, "penguins", penguin_inputs(True, rows))
+    assert err.status() == "400"
+    assert "feature 'island': row 0 is not one of its values" in err.message()
+    assert "'Biscoe', 'Dream', 'Torgersen'" in err.message() and "Atlantis" not in err.message()
+    numbers = httpclient.InferInput("island", [1], "FP32")
+    numbers.set_data_from_numpy(np.zeros(1, np.float32))
+    err = _error(client, "penguins", [numbers, *penguin_inputs(False, rows)[1:]])
+    assert err.status() == "400" and "feature 'island' is categorical: send BYTES" in err.message()

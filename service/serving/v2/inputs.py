@@ -6,6 +6,7 @@ import numpy as np
 
 from ...data.features import FeatureError, FeatureSet
 from .schemas import RequestInput
+from .signature import FeatureInput, Signature
 from .tensors import from_bytes, from_json, invalid, shape_text
 
 MATRIX = "features"  # the one-tensor form: [N, F], columns in the model card's order
@@ -13,43 +14,104 @@ UNSUPPORTED = ("shared_memory_region", "shared_memory_byte_size", "shared_memory
 
 
 def feature_matrix(
-    inputs: list[RequestInput], raw: bytes | memoryview, features: FeatureSet, max_batch: int
+    inputs: list[RequestInput],
+    raw: bytes | memoryview,
+    features: FeatureSet,
+    max_batch: int,
+    sig: Signature,
 ) -> np.ndarray:
     """Return the model input X: (n, width) from the input tensors; `raw` is the binary section.
 
     Values are checked and encoded by the feature rule, as /predict's are.
     """
     names = features.names
-    matrix = _check_names(inputs, names)
+    matrix = _check_names(inputs, names, sig)
     n = _batch_size(inputs, matrix, len(names), max_batch)
+    if not matrix:
+        _check_datatypes(inputs, sig)
+    elif inputs[0].datatype == "BYTES":
+        raise invalid(
+            f"input {MATRIX!r} must be a number tensor (FP32, FP64, an integer datatype or "
+            "BOOL), not BYTES",
+            ["inputs", 0, "datatype"],
+        )
     arrays = _decode(inputs, raw)
+    columns: list = []
     try:
         if matrix:
             with np.errstate(over="ignore"):  # FP64 values too large for FP32 became inf
-                return features.check_matrix(arrays[0].astype(np.float64))
+                X = arrays[0].astype(np.float64)
+            if features.numeric:
+                return features.check_matrix(X)
+            # Nullable numeric features: NaN is a missing value, imputed by the feature rule.
+            return features.encode([X[:, j] for j in range(X.shape[1])])
         by_name = {
-            inp.name: (i, values.reshape(n))
+            inp.name: (i, inp.datatype, values.reshape(n))
             for i, (inp, values) in enumerate(zip(inputs, arrays, strict=True))
         }
-        return features.encode([by_name[name][1] for name in names])
+        columns = [_column(f, *by_name[f.name][1:]) for f in sig.inputs]
+        return features.encode(columns)
     except FeatureError as exc:
         p = exc.problems[0]
         if matrix:
             where, loc = f" (column {p.column} of {MATRIX!r})", ["inputs", 0, "data"]
-        else:
-            where, loc = "", ["inputs", by_name[p.feature][0], "data"]
-        raise invalid(f"feature {p.feature!r}{where} {p.msg}", loc) from None
+            raise invalid(f"feature {p.feature!r}{where} {p.msg}", loc) from None
+        loc = ["inputs", by_name[p.feature][0], "data"]
+        feature = sig.by_name[p.feature]
+        if feature.numbers:
+            raise invalid(f"feature {p.feature!r} {p.msg}", loc) from None
+        raise invalid(_not_a_value(feature, p.rows, columns[p.column]), loc) from None
 
 
-def _check_names(inputs: list[RequestInput], names: list[str]) -> bool:
+def _column(feature: FeatureInput, datatype: str, values: np.ndarray):
+    """Return one feature's raw column for the feature rule from its decoded tensor."""
+    if feature.numbers:
+        return values  # numbers (BOOL as 0 and 1); NaN is missing for a nullable feature
+    if datatype == "BYTES":
+        # Unknown text stays text: it equals none of the feature's values, so the rule flags it.
+        text = feature.text or {}
+        return [text.get(t, t) for t in values.tolist()]
+    if datatype == "BOOL":
+        return values.astype(bool).tolist()
+    column = values.astype(np.float64).tolist()  # number-valued categories
+    if feature.spec.nullable:
+        column = [None if v != v else v for v in column]  # NaN is missing
+    return column
+
+
+def _not_a_value(feature: FeatureInput, rows: list[int], column: list) -> str:
+    """Say which rows hold a value a text feature was not trained on, without echoing it."""
+    shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+    message = (
+        f"feature {feature.name!r}: row{'s' if len(rows) > 1 else ''} {shown} "
+        f"{'are' if len(rows) > 1 else 'is'} not one of its values; it accepts only one of "
+        f"{feature.allowed()}"
+    )
+    if not feature.spec.nullable and any(column[r] == "" for r in rows):
+        message += " (it had no missing values in training, so an empty string is refused)"
+    return message
+
+
+def _check_names(inputs: list[RequestInput], names: list[str], sig: Signature) -> bool:
     """Refuse unknown, repeated, missing or mixed inputs; return whether the matrix form is used."""
-    allowed = set(names) if MATRIX in names else {MATRIX, *names}
+    offer = MATRIX in names or not sig.matrix  # `features` is a feature's name, or not offered
+    allowed = set(names) if offer else {MATRIX, *names}
+    forms = (
+        f"send {MATRIX!r} with shape [N, {len(names)}] or one tensor per feature"
+        if sig.matrix
+        else "send one tensor per feature"
+    )
     seen: set[str] = set()
     for i, inp in enumerate(inputs):
+        if inp.name == MATRIX and MATRIX not in allowed:
+            raise invalid(
+                f"input {MATRIX!r} is only for models whose features are all numbers; this "
+                f"model has text features: send one tensor per feature: {', '.join(names)}",
+                ["inputs", i, "name"],
+            )
         if inp.name not in allowed:  # the name is not echoed: it is the client's text
             raise invalid(
-                f"input {i} is not an input of this model; send {MATRIX!r} with shape "
-                f"[N, {len(names)}] or one tensor per feature: {', '.join(names)}",
+                f"input {i} is not an input of this model; {forms}: {', '.join(names)}",
                 ["inputs", i, "name"],
             )
         if inp.name in seen:
@@ -62,12 +124,21 @@ def _check_names(inputs: list[RequestInput], names: list[str]) -> bool:
         )
     missing = [] if matrix else [name for name in names if name not in seen]
     if missing:
-        raise invalid(
-            f"missing input for feature {', '.join(missing)}; send {MATRIX!r} with shape "
-            f"[N, {len(names)}] or one tensor per feature",
-            ["inputs"],
-        )
+        raise invalid(f"missing input for feature {', '.join(missing)}; {forms}", ["inputs"])
     return matrix
+
+
+def _check_datatypes(inputs: list[RequestInput], sig: Signature) -> None:
+    """Refuse a per-feature tensor whose datatype its feature does not take, before any data."""
+    for i, inp in enumerate(inputs):
+        feature = sig.by_name[inp.name]
+        if inp.datatype not in feature.accepted:
+            kind = "numeric" if feature.numbers else feature.spec.type
+            raise invalid(
+                f"input {inp.name!r} has datatype {inp.datatype} but feature {inp.name!r} is "
+                f"{kind}: send {feature.accepts()}",
+                ["inputs", i, "datatype"],
+            )
 
 
 def _batch_size(inputs: list[RequestInput], matrix: bool, width: int, max_batch: int) -> int:

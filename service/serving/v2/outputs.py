@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..predictor import Predictor
 from .schemas import InferRequest
+from .signature import signature
 from .tensors import invalid
 
 UNSUPPORTED = ("classification", "shared_memory_region", "shared_memory_byte_size")
@@ -17,9 +20,10 @@ def declared(predictor: Predictor) -> list[dict]:
         # FP64: regression values are unbounded and FP64 equals /predict's number exactly.
         return [{"name": "prediction", "datatype": "FP64", "shape": [-1, 1]}]
     width = 1 if predictor.task == "binary" else len(predictor.classes)
+    labels = signature(predictor).labels
     return [
         {"name": "probability", "datatype": "FP32", "shape": [-1, width]},
-        {"name": "label", "datatype": "INT64", "shape": [-1]},
+        {"name": "label", "datatype": labels.datatype if labels else "INT64", "shape": [-1]},
     ]
 
 
@@ -50,27 +54,55 @@ def select(request: InferRequest, predictor: Predictor) -> list[tuple[str, bool]
     return chosen
 
 
-def compute(predictor: Predictor, out: np.ndarray) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Tensor:
+    """One output tensor: its datatype and values; BYTES values are str, `framed` their bytes."""
+
+    datatype: str
+    values: np.ndarray
+    framed: list[bytes] | None = None  # BYTES: each element's 4-byte LE length and UTF-8
+
+    def data(self):
+        """Return the JSON `data`: flat, row-major."""
+        if self.framed is not None:
+            return self.values.tolist()
+        return self.values.ravel()  # orjson writes NumPy arrays natively
+
+    def raw(self) -> bytes:
+        """Return the tensor as the binary extension sends it."""
+        if self.framed is not None:
+            return b"".join(self.framed)
+        return self.values.tobytes()
+
+
+def compute(predictor: Predictor, out: np.ndarray) -> dict[str, Tensor]:
     """Return every output tensor from the network outputs. out: (n, n_outputs)."""
     if predictor.task == "regression":
-        return {"prediction": out[:, :1].astype("<f8")}
-    _, labels = predictor.labels(out)  # the same rule as Predictor.predictions
+        return {"prediction": Tensor("FP64", out[:, :1].astype("<f8"))}
+    idx, _ = predictor.labels(out)  # the same rule as Predictor.predictions
+    labels = signature(predictor).labels
+    assert labels is not None  # a classifier
+    framed = None
+    if labels.framed is not None:
+        framed = [labels.framed[i] for i in idx.tolist()]
     width = 1 if predictor.task == "binary" else out.shape[1]
-    return {"probability": out[:, :width].astype("<f4"), "label": np.array(labels, dtype="<i8")}
+    return {
+        "probability": Tensor("FP32", out[:, :width].astype("<f4")),
+        "label": Tensor(labels.datatype, labels.values[idx], framed),
+    }
 
 
-def encode(head: dict, tensors: dict[str, np.ndarray], chosen: list[tuple[str, bool]]):
+def encode(head: dict, tensors: dict[str, Tensor], chosen: list[tuple[str, bool]]):
     """Return (JSON header dict, raw chunks): binary outputs go after the JSON as raw bytes."""
-    types = {"<f4": "FP32", "<f8": "FP64", "<i8": "INT64"}
     entries, chunks = [], []
     for name, binary in chosen:
-        values = tensors[name]
-        entry = {"name": name, "datatype": types[values.dtype.str], "shape": list(values.shape)}
+        tensor = tensors[name]
+        entry = {"name": name, "datatype": tensor.datatype, "shape": list(tensor.values.shape)}
         if binary:
-            chunk = values.tobytes()
+            chunk = tensor.raw()
             entry["parameters"] = {"binary_data_size": len(chunk)}
             chunks.append(chunk)
         else:
-            entry["data"] = values.ravel()  # orjson writes NumPy arrays natively
+            entry["data"] = tensor.data()
         entries.append(entry)
     return {**head, "outputs": entries}, chunks

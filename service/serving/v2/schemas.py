@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 Datatype = Literal[
-    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP32", "FP64"
+    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+    "FP32", "FP64", "BYTES",
 ]  # fmt: skip
 Dim = Annotated[StrictInt, Field(ge=0)]
 
@@ -41,7 +42,11 @@ class RequestParameters(Parameters):
 
 
 class RequestInput(Closed):
-    """One input tensor: `features` [N, F], or one per feature named by it, [N] or [N, 1]."""
+    """One input tensor: one per feature named by it, [N] or [N, 1]; or `features` [N, F].
+
+    Text features take BYTES: JSON strings, or in the binary section each element as a 4-byte
+    little-endian length and its UTF-8 bytes. `features` is only for all-numeric models.
+    """
 
     name: str = Field(max_length=256)
     shape: list[Dim] = Field(max_length=8)
@@ -75,7 +80,9 @@ class ResponseOutput(BaseModel):
     parameters: dict[str, Any] | None = Field(
         None, description="`binary_data_size` when the data follows the JSON as raw bytes."
     )
-    data: list[float | int | bool] | None = Field(None, description="Flat, row-major.")
+    data: list[float | int | bool | str] | None = Field(
+        None, description="Flat, row-major; BYTES elements are strings."
+    )
 
 
 class InferResponse(BaseModel):
@@ -97,7 +104,10 @@ class ModelMetadata(BaseModel):
     platform: str
     inputs: list[MetadataTensor]
     outputs: list[MetadataTensor]
-    properties: dict[str, str] = Field(description="task, feature order and the served version.")
+    properties: dict[str, str] = Field(
+        description="task, the served version, feature order, which inputs are accepted, the "
+        "nullable features, the classes and (binary) the class `probability` is for."
+    )
 
 
 class ServerMetadata(BaseModel):
