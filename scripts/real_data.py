@@ -72,7 +72,10 @@ def train(prepared: tabular_data.Prepared, store: Path) -> dict:
     argv += ["--data", str(prepared.train), "--target", prepared.target]
     argv += ["--model", prepared.name.replace("_", "-"), "--json"]
     if prepared.exclude:
-        argv += ["--exclude", ",".join(prepared.exclude)]
+        # nns-train names a column with an empty header by its position (service/data/csvfile.py)
+        header, _ = tabular_data.read_table(Path(prepared.train))
+        named = [c.strip() or f"column_{header.index(c) + 1}" for c in prepared.exclude]
+        argv += ["--exclude", ",".join(named)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(f"nns-train failed on {prepared.name}: {out.stderr.strip()}")
