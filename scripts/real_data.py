@@ -173,6 +173,10 @@ def evaluate(names: list[str], out: Path, cache: Path | None = None) -> list[Out
     return outcomes
 
 
+def _n(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
 def table(outcomes: list[Outcome]) -> str:
     head = ["dataset", "task", "train/test rows", "nns-train over HTTP", "scikit-learn"]
     head += ["mean / majority", "bar", "met"]
@@ -181,9 +185,9 @@ def table(outcomes: list[Outcome]) -> str:
         unit = "RMSE" if o.task == "regression" else "accuracy"
         refused = f" ({o.refused} refused)" if o.refused else ""
         lines.append(
-            f"| {o.name} | {o.task} | {o.rows}/{o.test_rows} | {unit} {o.score:,.4g}{refused} | "
-            f"{o.reference:,.4g} | {o.mean:,.4g} | {'<=' if o.task == 'regression' else '>='} "
-            f"{o.bar:,.4g} | {'yes' if o.passes else 'NO'} |"
+            f"| {o.name} | {o.task} | {o.rows}/{o.test_rows} | {unit} {_n(o.score)}{refused} | "
+            f"{_n(o.reference)} | {_n(o.mean)} | {'<=' if o.task == 'regression' else '>='} "
+            f"{_n(o.bar)} | {'yes' if o.passes else 'NO'} |"
         )
     return "\n".join(lines)
 
