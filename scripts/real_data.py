@@ -118,9 +118,9 @@ def score_over_http(api: Gunicorn, prepared: tabular_data.Prepared, version: int
         pending = [i for i in pending if i not in bad]
     refused = sum(a is None for a in answers)
     if card["task"] == "regression":
-        err = [a["prediction"] - float(t) for a, t in zip(answers, truth, strict=True) if a]
-        worst = max(abs(float(t) - np.mean([float(x) for x in truth])) for t in truth)
-        err += [worst] * refused  # a refused row counts as the worst miss there is
+        train_mean = card["target_scaling"]["mean"] if card.get("target_scaling") else 0.0
+        guesses = [a["prediction"] if a else train_mean for a in answers]  # refused: the mean
+        err = [g - float(t) for g, t in zip(guesses, truth, strict=True)]
         return float(np.sqrt(np.mean(np.square(err)))), refused
     right = sum(a is not None and _same(a["label"], t) for a, t in zip(answers, truth, strict=True))
     return right / len(truth), refused
