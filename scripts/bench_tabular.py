@@ -7,16 +7,14 @@ For every dataset of scripts/tabular_data.py (fixed 80/20 split, seed 0) this tr
   OneHotEncoder(handle_unknown="ignore"), then MLPClassifier() / MLPRegressor() with their
   defaults and random_state=seed; for regression also the mean predictor (the training mean)
   and, for information only, MLPRegressor on a standardised target ("sk-std-y");
-* service.nn (MLP + fit) on features encoded the way the product is to encode them:
-  numeric -> training median for missing cells; a column with exactly two values and no
-  missing cell -> one 0/1 column; any other text column -> one-hot over its training levels,
-  with "missing" as a level of its own when the training rows have missing cells (a level
-  never seen in training encodes as all zeros); then every column standardised on the rows
-  the network trains on (as service/training/pipeline.py does). Regression targets are
-  standardised for training and answers mapped back to the original units. A validation
-  split (fraction `val`) is carved from the training rows with the same permutation rule as
-  the pipeline's _split, and fit() stops early on it (patience `pat`), restoring the best
-  weights.
+* service.nn (MLP + fit) on the product's own encoding: the cells are read by
+  service.data.csvfile, typed by service.data.columns on the training rows and encoded by the
+  feature rule (service.data.features), so a sweep measures exactly what nns-train would train
+  on; test rows the rule refuses (a category never seen, a missing value where training had
+  none) count as wrong. Regression targets are standardised for training and answers mapped
+  back to the original units. A validation split (fraction `val`) is carved from the training
+  rows with a seeded permutation, and fit() stops early on it (patience `pat`), restoring the
+  best weights. scripts/real_data.py runs the product itself (nns-train, gunicorn, HTTP).
 
 Scores are on the held-out test.csv rows: accuracy, or RMSE in the target's units. The bar
 (from the issue): accuracy >= reference - 0.03; RMSE <= 1.10 x min(reference, mean predictor),
@@ -49,6 +47,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import csv  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -65,6 +65,9 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 import tabular_data  # noqa: E402
 
+from service.data.columns import feature_specs  # noqa: E402
+from service.data.csvfile import read_csv_text  # noqa: E402
+from service.data.features import FeatureError, FeatureSet  # noqa: E402
 from service.nn import MLP, OUTPUT_FOR_LOSS, Standardizer, fit  # noqa: E402
 
 ACC_MARGIN = 0.03  # accuracy may be this much below the reference
@@ -219,57 +222,46 @@ def _score(table: Table, pred: np.ndarray) -> float:
 
 
 class Encoder:
-    """Turn feature cells into a float matrix, fitted on training rows (see the docstring)."""
+    """The product's own encoding (service.data: column typing and the feature rule), fitted
+    on the training rows; test rows it refuses (a category never seen, a missing value where
+    training had none) are reported so the caller can count them as wrong."""
 
     def __init__(self, table: Table) -> None:
-        self.columns: list[tuple] = []  # ("num", j, median) | ("bin", j, one) | ("hot", j, lv)
-        self.names: list[str] = []
-        for j, (name, numeric) in enumerate(zip(table.features, table.numeric, strict=True)):
-            cells = [r[j] for r in table.train]
-            missing = any(tabular_data.is_missing(c) for c in cells)
-            present = sorted({c.strip() for c in cells if not tabular_data.is_missing(c)})
-            if numeric:
-                values = np.array([_number(c) for c in cells])
-                distinct = np.unique(values[~np.isnan(values)])
-                if distinct.size == 2 and not missing:
-                    self.columns.append(("bin", j, str(distinct[1])))
-                else:
-                    median = float(np.nanmedian(values)) if distinct.size else 0.0
-                    self.columns.append(("num", j, median))
-                self.names.append(name)
-            elif len(present) == 2 and not missing:
-                self.columns.append(("bin", j, present[1]))
-                self.names.append(f"{name}={present[1]}")
-            else:
-                levels = present + (["<missing>"] if missing else [])
-                self.columns.append(("hot", j, levels))
-                self.names.extend(f"{name}={v}" for v in levels)
+        data = self.dataset(table, table.train, table.y_train)
+        self.features = FeatureSet(feature_specs(data))
+        self.width = self.features.width
 
-    def transform(self, rows: list[list[str]]) -> np.ndarray:
-        parts = []
-        for kind, j, arg in self.columns:
-            cells = [r[j] for r in rows]
-            if kind == "num":
-                col = np.array([_number(c) for c in cells])
-                col[np.isnan(col)] = arg
-                parts.append(col[:, None])
-            elif kind == "bin":
-                parts.append(np.array([[_is(c, arg)] for c in cells], dtype=float))
-            else:
-                keys = ["<missing>" if tabular_data.is_missing(c) else c.strip() for c in cells]
-                parts.append(np.array([[k == v for v in arg] for k in keys], dtype=float))
-        return np.hstack(parts)
+    @staticmethod
+    def dataset(table: Table, rows: list[list[str]], y: list[str]):
+        """Read cells as the product reads a CSV (service.data.csvfile)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*table.features, TARGET])
+        writer.writerows([*r, t] for r, t in zip(rows, y, strict=True))
+        return read_csv_text(out.getvalue(), TARGET, na=tuple(tabular_data.MISSING))
 
-
-def _is(cell: str, one: str) -> bool:
-    """Whether a binary column's cell is its '1' value (numbers compared as numbers)."""
-    number = _number(cell)
-    if not np.isnan(number):
+    def transform(
+        self, rows: list[list[str]], y: list[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (X of the rows the rule accepts, mask of accepted rows)."""
+        table_like = Table("", "", self.names, [], rows, [], y or ["0"] * len(rows), [])
+        data = self.dataset(table_like, rows, y or ["0"] * len(rows))
+        columns = [data.columns[data.features.index(n)] for n in self.names]
         try:
-            return number == float(one)
-        except ValueError:
-            return False
-    return cell.strip() == one
+            return self.features.encode(columns), np.ones(len(rows), dtype=bool)
+        except FeatureError as exc:
+            ok = np.ones(len(rows), dtype=bool)
+            for problem in exc.problems:
+                ok[problem.rows] = False
+            kept = [c[ok] for c in columns]
+            return self.features.encode(kept), ok
+
+    @property
+    def names(self) -> list[str]:
+        return self.features.names
+
+
+TARGET = "__target__"
 
 
 @dataclass(frozen=True)
@@ -338,7 +330,8 @@ def parse_config(text: str, base: Config = DEFAULT) -> Config:
 def run_engine(table: Table, cfg: Config, seed: int) -> dict:
     """Train service.nn with cfg on the table's train rows; score the test rows."""
     enc = Encoder(table)
-    X_all, X_test = enc.transform(table.train), enc.transform(table.test)
+    X_all, _ = enc.transform(table.train)
+    X_test, accepted = enc.transform(table.test)
     regression = table.task == "regression"
     if regression:
         y_raw = np.array(table.y_train, dtype=float)
@@ -371,10 +364,12 @@ def run_engine(table: Table, cfg: Config, seed: int) -> dict:
     Xt = scaler.transform(X_test)
     seconds = time.perf_counter() - start
     out = net.predict(Xt)
+    # Rows the feature rule refused are wrong: no class, or the training mean for regression.
+    pred = np.full(len(table.y_test), y_mean if regression else None, dtype=object)
     if regression:
-        pred = out[:, 0] * y_std + y_mean
+        pred[accepted] = out[:, 0] * y_std + y_mean
     else:
-        pred = np.array(classes, dtype=object)[net.class_indices(out)]
+        pred[accepted] = np.array(classes, dtype=object)[net.class_indices(out)]
     score = _score(table, pred) if np.isfinite(out).all() else float("nan")
     return {
         "score": score,
@@ -505,7 +500,7 @@ def bench(args: argparse.Namespace) -> int:
                 f"acc sklearn {entry['sk']:.4f} [{entry['sk_min']:.4f}-{entry['sk_max']:.4f}]"
                 f" majority {entry['mean']:.4f} -> bar >= {entry['sk'] - ACC_MARGIN:.4f}"
             )
-        n_in = Encoder(table).transform(table.train[:1]).shape[1]
+        n_in = Encoder(table).width
         print(
             f"{table.name:9} {table.task:10} {rows:>9} {n_in:>4}  {what}  ({entry['sk_s']:.2f} s)",
             flush=True,

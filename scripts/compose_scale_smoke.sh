@@ -24,25 +24,9 @@ NNS_ADMIN_TOKEN="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16)
 export NNS_ADMIN_TOKEN
 export NNS_WORKERS="${NNS_WORKERS:-1}"  # several replicas share this machine's cores
 files=(-f docker-compose.yml -f docker-compose.scale.yml)
-IFS=: read -ra extra <<<"${SMOKE_COMPOSE_FILE:-}"  # more compose files, colon-separated
-for file in "${extra[@]}"; do files+=(-f "$file"); done
-compose() { docker compose -p "$project" "${files[@]}" "$@"; }
-cleanup() {
-    status=$?
-    if [ "$status" -ne 0 ]; then
-        compose ps -a || true
-        compose logs --no-color --tail 30 || true
-    fi
-    compose down -v --remove-orphans >/dev/null 2>&1 || true
-    exit "$status"
-}
-trap cleanup EXIT
-
-field() { python3 -c 'import json, sys; d = json.load(sys.stdin)
-for key in sys.argv[1].split("."): d = d[key]
-print(d)' "$1"; }
-fail() { echo "compose_scale_smoke: FAILED: $*" >&2; exit 1; }
-step() { echo "compose_scale_smoke: $*"; }
+name=compose_scale_smoke
+# shellcheck source=scripts/compose_lib.sh
+source scripts/compose_lib.sh
 
 row='{"smoking": 0, "obesity": 1, "exercise": 0}'
 # One request from inside a container, to that replica alone: "STATUS BODY".

@@ -22,24 +22,9 @@ NNS_ADMIN_TOKEN="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16)
 export NNS_ADMIN_TOKEN
 token="$NNS_ADMIN_TOKEN"
 files=(-f docker-compose.yml)
-IFS=: read -ra extra <<<"${SMOKE_COMPOSE_FILE:-}"  # more compose files, colon-separated
-for file in "${extra[@]}"; do files+=(-f "$file"); done
-compose() { docker compose -p "$project" "${files[@]}" "$@"; }
-cleanup() {
-    status=$?
-    if [ "$status" -ne 0 ]; then
-        compose logs --no-color --tail 50 || true
-    fi
-    compose down -v --remove-orphans >/dev/null 2>&1 || true
-    exit "$status"
-}
-trap cleanup EXIT
-
-field() { python3 -c 'import json, sys; d = json.load(sys.stdin)
-for key in sys.argv[1].split("."): d = d[key]
-print(d)' "$1"; }
-fail() { echo "compose_smoke: FAILED: $*" >&2; exit 1; }
-step() { echo "compose_smoke: $*"; }
+name=compose_smoke
+# shellcheck source=scripts/compose_lib.sh
+source scripts/compose_lib.sh
 
 step "build and start (project $project, port $port)"
 compose up --build --wait --wait-timeout 300

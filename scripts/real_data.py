@@ -118,9 +118,9 @@ def score_over_http(api: Gunicorn, prepared: tabular_data.Prepared, version: int
         pending = [i for i in pending if i not in bad]
     refused = sum(a is None for a in answers)
     if card["task"] == "regression":
-        err = [a["prediction"] - float(t) for a, t in zip(answers, truth, strict=True) if a]
-        worst = max(abs(float(t) - np.mean([float(x) for x in truth])) for t in truth)
-        err += [worst] * refused  # a refused row counts as the worst miss there is
+        train_mean = card["target_scaling"]["mean"] if card.get("target_scaling") else 0.0
+        guesses = [a["prediction"] if a else train_mean for a in answers]  # refused: the mean
+        err = [g - float(t) for g, t in zip(guesses, truth, strict=True)]
         return float(np.sqrt(np.mean(np.square(err)))), refused
     right = sum(a is not None and _same(a["label"], t) for a, t in zip(answers, truth, strict=True))
     return right / len(truth), refused
@@ -173,6 +173,10 @@ def evaluate(names: list[str], out: Path, cache: Path | None = None) -> list[Out
     return outcomes
 
 
+def _n(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
 def table(outcomes: list[Outcome]) -> str:
     head = ["dataset", "task", "train/test rows", "nns-train over HTTP", "scikit-learn"]
     head += ["mean / majority", "bar", "met"]
@@ -181,9 +185,9 @@ def table(outcomes: list[Outcome]) -> str:
         unit = "RMSE" if o.task == "regression" else "accuracy"
         refused = f" ({o.refused} refused)" if o.refused else ""
         lines.append(
-            f"| {o.name} | {o.task} | {o.rows}/{o.test_rows} | {unit} {o.score:,.4g}{refused} | "
-            f"{o.reference:,.4g} | {o.mean:,.4g} | {'<=' if o.task == 'regression' else '>='} "
-            f"{o.bar:,.4g} | {'yes' if o.passes else 'NO'} |"
+            f"| {o.name} | {o.task} | {o.rows}/{o.test_rows} | {unit} {_n(o.score)}{refused} | "
+            f"{_n(o.reference)} | {_n(o.mean)} | {'<=' if o.task == 'regression' else '>='} "
+            f"{_n(o.bar)} | {'yes' if o.passes else 'NO'} |"
         )
     return "\n".join(lines)
 

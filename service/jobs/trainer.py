@@ -21,10 +21,10 @@ import uuid
 
 from model_store import Store, StoreError, open_store
 
+from .. import logs
 from ..settings import Settings, get_settings
 from ..training.pipeline import train_model
 from ..training.plots import loss_curve_png
-from ..web import logs
 from .liveness import AliveFile, Outage, check
 from .queue import JobQueue, QueueUnavailable
 from .reaper import Reaper

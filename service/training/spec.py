@@ -70,11 +70,25 @@ def over_limit(message: str) -> PydanticCustomError:
     return PydanticCustomError("limit", message)
 
 
+LIMIT_TEXT = {
+    "rows": "at most {} rows per job (NNS_MAX_TRAIN_ROWS)",
+    "epochs": "at most {} epochs (NNS_MAX_EPOCHS)",
+    "layers": "at most {} hidden layers (NNS_MAX_LAYERS)",
+    "width": "hidden layers are at most {} wide (NNS_MAX_LAYER_WIDTH)",
+    "timeout": "the budget is at most {:g} s (NNS_JOB_TIMEOUT)",
+}
+
+
+def within(limit: str, amount: float | None, info: ValidationInfo) -> None:
+    """Refuse `amount` over the named limit, when limits apply (HTTP requests) and it is set."""
+    limits = _limits(info)
+    if limits is not None and amount is not None and amount > getattr(limits, limit):
+        raise over_limit(LIMIT_TEXT[limit].format(getattr(limits, limit)))
+
+
 def check_rows(n: int, info: ValidationInfo) -> None:
     """Refuse more training rows than NNS_MAX_TRAIN_ROWS allows."""
-    limits = _limits(info)
-    if limits is not None and n > limits.rows:
-        raise over_limit(f"at most {limits.rows} rows per job (NNS_MAX_TRAIN_ROWS)")
+    within("rows", n, info)
 
 
 def _integral(value: Any) -> Any:
@@ -83,10 +97,7 @@ def _integral(value: Any) -> Any:
 
 
 def _width(value: int, info: ValidationInfo) -> int:
-    limits = _limits(info)
-    if limits is not None and value > limits.width:
-        msg = f"hidden layers are at most {limits.width} wide (NNS_MAX_LAYER_WIDTH)"
-        raise over_limit(msg)
+    within("width", value, info)
     return value
 
 
@@ -153,17 +164,13 @@ class Hyperparameters(BaseModel):
     @field_validator("hidden")
     @classmethod
     def _depth(cls, widths: list[int], info: ValidationInfo) -> list[int]:
-        limits = _limits(info)
-        if limits is not None and len(widths) > limits.layers:
-            raise over_limit(f"at most {limits.layers} hidden layers (NNS_MAX_LAYERS)")
+        within("layers", len(widths), info)
         return widths
 
     @field_validator("epochs")
     @classmethod
     def _epochs(cls, epochs: int | None, info: ValidationInfo) -> int | None:
-        limits = _limits(info)
-        if limits is not None and epochs is not None and epochs > limits.epochs:
-            raise over_limit(f"at most {limits.epochs} epochs (NNS_MAX_EPOCHS)")
+        within("epochs", epochs, info)
         return epochs
 
 
@@ -265,9 +272,7 @@ class TrainSpec(BaseModel):
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, timeout: float | None, info: ValidationInfo) -> float | None:
-        limits = _limits(info)
-        if limits is not None and timeout is not None and timeout > limits.timeout:
-            raise over_limit(f"the budget is at most {limits.timeout:g} s (NNS_JOB_TIMEOUT)")
+        within("timeout", timeout, info)
         return timeout
 
     @model_validator(mode="after")

@@ -47,7 +47,7 @@ class JsonAccessLogger(Logger):
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
-        from service.web.logs import JsonFormatter
+        from service.logs import JsonFormatter
 
         for handler in self.error_log.handlers:
             handler.setFormatter(JsonFormatter())

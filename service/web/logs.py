@@ -1,15 +1,11 @@
-"""JSON-lines logging on stdout, each line carrying the request id when there is one."""
+"""The request id: carried through the WSGI environ, added to every log line of a request."""
 
 from __future__ import annotations
 
-import logging
-import sys
-import time
-
-import orjson
 from flask import has_request_context, request
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+from .. import logs
+
 REQUEST_ID_KEY = "nns.request_id"  # the environ key that carries the request id into Flask
 
 
@@ -18,32 +14,10 @@ def request_id() -> str:
     return request.environ.get(REQUEST_ID_KEY, "") if has_request_context() else ""
 
 
-class JsonFormatter(logging.Formatter):
-    """Format a record as one JSON object; `extra=` fields become keys."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if rid := request_id():
-            line["request_id"] = rid
-        for key, value in vars(record).items():
-            if key not in _STANDARD:
-                line[key] = value
-        if record.exc_info:
-            line["traceback"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+def _context() -> dict:
+    rid = request_id()
+    return {"request_id": rid} if rid else {}
 
 
-def configure(level: str) -> None:
-    """Send the service's logs to stdout as JSON lines."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("service")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+logs.add_context(_context)
+configure = logs.configure

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from ..data.features import FeatureSpec, Label
 from ..jobs.state import JobStatus  # noqa: F401 - the job record, described once, with the jobs
-from ..training.metadata import Architecture, DataSummary, ModelMeta, Task
+from ..training.metadata import Architecture, DataSummary, ModelMeta, TargetScaling, Task
 
 
 class ErrorDetail(BaseModel):
@@ -79,6 +79,10 @@ class ModelCard(BaseModel):
     features: list[FeatureSpec]
     target: str
     classes: list[Label] | None
+    target_scaling: TargetScaling | None = Field(
+        None,
+        description="Regression: the training target's mean and scale (answers are in its units).",
+    )
     architecture: Architecture
     metrics: dict[str, Any]
     training: TrainingSummary
@@ -97,6 +101,7 @@ class ModelCard(BaseModel):
             features=meta.features,
             target=meta.target,
             classes=meta.classes,
+            target_scaling=meta.target_scaling,
             architecture=meta.architecture,
             metrics=meta.metrics,
             training=TrainingSummary(

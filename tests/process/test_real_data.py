@@ -9,8 +9,15 @@ better of that pipeline and the mean predictor.
 
 from __future__ import annotations
 
+import csv
+import json
+import subprocess
+import sys
+
 import pytest
 
+from scripts import tabular_data
+from scripts.harness import ROOT
 from scripts.real_data import evaluate, table
 
 pytestmark = pytest.mark.process
@@ -35,3 +42,22 @@ def test_every_dataset_meets_the_bar_over_http(outcomes, capsys):
 
 def test_the_first_version_of_each_is_promoted_by_the_gate(outcomes):
     assert all(o.promoted for o in outcomes)
+
+
+def test_a_csv_saved_by_excel_trains_with_no_flags(tmp_path):
+    """Penguins as Excel saves a CSV in much of Europe: BOM, semicolons, CRLF, quoted cells."""
+    prepared = tabular_data.penguins(tmp_path)
+    header, rows = tabular_data.read_table(prepared.train)
+    excel = tmp_path / "excel.csv"
+    with open(excel, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC).writerows(
+            [header, *rows]
+        )
+    assert excel.read_bytes().startswith(b"\xef\xbb\xbf")
+    argv = [sys.executable, str(ROOT / "scripts" / "train.py"), "--store", str(tmp_path / "s")]
+    argv += ["--data", str(excel), "--target", "species", "--model", "excel"]
+    out = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["task"] == "multiclass" and result["promoted"]
+    assert result["metrics"]["accuracy"] > 0.9

@@ -80,7 +80,10 @@ def _check_data(spec: TrainSpec, data: Dataset, loc: list) -> Dataset:
         if spec.exclude:
             unknown = [c for c in spec.exclude if c not in data.features]
             if unknown:
-                raise DatasetError(f"exclude names columns not in the data: {unknown}")
+                found = ", ".join(repr(f) for f in [*data.features, data.target])
+                raise DatasetError(
+                    f"exclude names columns not in the data: {unknown}; columns: {found}"
+                )
             data = data.without(spec.exclude)
         pipeline.check_features(store(), spec.model, feature_specs(data))
         encode_target(data.y, data.target, spec.task, spec.hyperparameters.loss)
