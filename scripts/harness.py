@@ -81,6 +81,9 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
         NNS_DATA_DIR=str(data_dir),
         NNS_LOG_LEVEL="WARNING",
         PROMETHEUS_MULTIPROC_DIR=str(data_dir / "metrics"),
+        # A trainer's alive file of its own: other trainers on the machine (other tests, other
+        # checkouts) must not make `nns-trainer --check` pass for this one.
+        NNS_TRAINER_ALIVE_FILE=str(data_dir / "trainer.alive"),
     )
     env.update(extra)
     return env
