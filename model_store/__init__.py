@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from .artifact import Artifact
-from .base import Pointer, Store
+from .base import Pointer, Published, Store
 from .errors import (
     CorruptArtifact,
     InvalidMetadata,
@@ -46,6 +46,7 @@ __all__ = [
     "ModelNotFound",
     "ModelStore",
     "Pointer",
+    "Published",
     "Store",
     "StoreError",
     "VersionNotFound",

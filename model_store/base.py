@@ -39,6 +39,17 @@ class Staged:
     meta: dict[str, Any]  # normalised, with the attachments' digests
 
 
+class Published(NamedTuple):
+    """What a publish did: the new version's number, and whether CURRENT was switched to it.
+
+    `current` is False when promotion was not asked for, and on object storage when another
+    publisher's newer version became current first: CURRENT never moves back to an older one.
+    """
+
+    version: int
+    current: bool
+
+
 class Pointer(NamedTuple):
     """What a model's CURRENT says, for change polling.
 
@@ -101,7 +112,7 @@ class Store(ABC):
         """Return the versions CURRENT has held, oldest first, possibly with repeats."""
 
     @abstractmethod
-    def _publish(self, name: str, staged: Staged, promote: bool) -> int:
+    def _publish(self, name: str, staged: Staged, promote: bool) -> Published:
         """Store a checked version under the next free number; promote it if asked."""
 
     @abstractmethod
@@ -145,6 +156,20 @@ class Store(ABC):
         `attachments` are small informational files (a loss plot, say) stored beside the
         weights and listed with their sha256 in model.json; loading never reads them.
         """
+        return self.publish_outcome(
+            name, arrays, meta, promote=promote, attachments=attachments
+        ).version
+
+    def publish_outcome(
+        self,
+        name: str,
+        arrays: dict[str, np.ndarray],
+        meta: dict[str, Any],
+        *,
+        promote: bool = True,
+        attachments: Mapping[str, bytes] | None = None,
+    ) -> Published:
+        """publish(), telling also whether the new version became current (see Published)."""
         validate_name(name)
         # Everything is checked before anything is written, so bad input leaves no trace.
         weights = encode_weights(check_arrays(arrays))

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from . import durable
-from .base import Pointer, Staged, Store
+from .base import Pointer, Published, Staged, Store
 from .errors import StoreError
 from .format import (
     HISTORY_FILE,
@@ -111,7 +111,7 @@ class ModelStore(Store):
         found = _read_file(self._model_dir(name) / HISTORY_FILE)
         return [] if found is None else decode_history(found[0])
 
-    def _publish(self, name: str, staged: Staged, promote: bool) -> int:
+    def _publish(self, name: str, staged: Staged, promote: bool) -> Published:
         model_dir = self._model_dir(name)
         durable.make_dirs(model_dir)
         durable.remove_stale_tmp(model_dir, self.stale_tmp_seconds)
@@ -130,7 +130,8 @@ class ModelStore(Store):
             # After a successful rename tmp_dir no longer exists and this is a no-op.
             shutil.rmtree(tmp_dir, ignore_errors=True)
             raise
-        return version
+        # Numbering and switching share one lock, so a promoted version is always switched to.
+        return Published(version, promote)
 
     def _switch(self, name: str, version: int) -> None:
         model_dir = self._model_dir(name)

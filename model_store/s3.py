@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import Pointer, Staged, Store
+from .base import Pointer, Published, Staged, Store
 from .errors import InvalidName, StoreError
 from .format import (
     BLOBS_DIR,
@@ -144,7 +144,7 @@ class S3Store(Store):
     def _promotion_log(self, name: str) -> list[int]:
         return [version for _, version in self._history_entries(name)]
 
-    def _publish(self, name: str, staged: Staged, promote: bool) -> int:
+    def _publish(self, name: str, staged: Staged, promote: bool) -> Published:
         self.check_conditional_writes()
         # Content-addressed, so rewriting a blob another version shares writes the same bytes.
         self._put(self._blob(name, staged.weights_sha256), staged.weights)
@@ -162,19 +162,19 @@ class S3Store(Store):
                 # Another publisher took the number (or is taking it): count again.
                 version = max([version, *self._version_numbers(name)]) + 1
                 continue
-            if promote:
-                self._swap_pointer(name, version, unless_newer=True)
-            return version
+            current = promote and self._swap_pointer(name, version, unless_newer=True)
+            return Published(version, current)
         raise StoreError(f"model {name!r}: could not allocate a version number")
 
     def _switch(self, name: str, version: int) -> None:
         self._swap_pointer(name, version, unless_newer=False)
 
-    def _swap_pointer(self, name: str, version: int, *, unless_newer: bool) -> None:
+    def _swap_pointer(self, name: str, version: int, *, unless_newer: bool) -> bool:
         """Compare-and-swap CURRENT to version, then record the promotion under its number.
 
         With unless_newer (publish), a CURRENT already naming a newer version is left alone,
-        so concurrent publishers end as if they had published one after the other.
+        so concurrent publishers end as if they had published one after the other; returns
+        whether CURRENT was switched.
         """
         self.check_conditional_writes()
         key = self._key(name, POINTER_FILE)
@@ -182,7 +182,7 @@ class S3Store(Store):
             found = self._fetch_pointer(name)
             held, promotion = (None, None) if found is None else decode_numbered_pointer(found[0])
             if unless_newer and held is not None and held > version:
-                return
+                return False
             if promotion is None:  # no CURRENT yet, or one an operator wrote by hand
                 promotion = max((e[0] for e in self._history_entries(name)), default=0)
             data = encode_pointer(version, promotion + 1)
@@ -196,7 +196,7 @@ class S3Store(Store):
             entry = self._key(name, HISTORY_FILE, history_entry(promotion + 1, version))
             with contextlib.suppress(_Conflict):  # already recorded
                 self._put(entry, b"", IfNoneMatch="*")
-            return
+            return True
         raise StoreError(f"model {name!r}: CURRENT kept changing; the promotion was not applied")
 
     def _history_entries(self, name: str) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 
-from model_store import Store, StoreError, open_store
+from model_store import Published, Store, StoreError, open_store
 
 from .. import logs
 from ..settings import Settings, get_settings
@@ -126,11 +126,14 @@ class GatedStore:
         self._store, self._run = store, run
 
     def __getattr__(self, name: str):
-        return getattr(self._store, name)  # everything but publish goes straight through
+        return getattr(self._store, name)  # everything but publishing goes straight through
 
     def publish(self, *args, **kwargs) -> int:
+        return self.publish_outcome(*args, **kwargs).version
+
+    def publish_outcome(self, *args, **kwargs) -> Published:
         self._run.begin_publish()
-        return self._store.publish(*args, **kwargs)
+        return self._store.publish_outcome(*args, **kwargs)
 
 
 def _train(run: Run, spec, data) -> tuple[str, dict | None, str | None]:

@@ -255,17 +255,21 @@ def train_model(
     )
     png = loss_curve_png(history.loss, history.val_loss, f"{name}: {target.loss} loss")
     attachments = {"loss.png": png} if png else None
-    version = store.publish(
+    published = store.publish_outcome(
         name, net.get_weights(), meta.to_store(), promote=decision.promote, attachments=attachments
     )
+    reason = decision.reason
+    if decision.promote and not published.current:
+        # Object storage: a concurrent run's newer version became current first.
+        reason += f"; not made current: a newer version of {name!r} was promoted first"
     return TrainResult(
         name,
-        version,
+        published.version,
         metrics,
-        decision.promote,
+        published.current,
         store.location,
         baseline=baseline,
-        reason=decision.reason,
+        reason=reason,
         task=target.task,
         features=specs,
         epochs_run=history.epochs_run,

@@ -17,6 +17,7 @@ from model_store import (
     ModelNotFound,
     ModelStore,
     Pointer,
+    Published,
     Store,
     StoreError,
     VersionNotFound,
@@ -108,6 +109,13 @@ def test_versions_count_up_and_current_follows_promote(store: Store) -> None:
     assert store.load("m").version == 2
     assert_bitwise_equal(sample_arrays(3), store.load("m", 3).arrays)
     assert store.versions("m") == [1, 2, 3]
+
+
+def test_publish_outcome_tells_whether_the_version_became_current(store: Store) -> None:
+    assert store.publish_outcome("m", sample_arrays(1), sample_meta()) == Published(1, True)
+    unpromoted = store.publish_outcome("m", sample_arrays(2), sample_meta(), promote=False)
+    assert unpromoted == Published(2, False)
+    assert store.current_version("m") == 1
 
 
 def test_set_current_promotes_and_rolls_back(store: Store) -> None:

@@ -14,8 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from model_store import CorruptArtifact, InvalidName, Pointer, StoreError, open_store
+from model_store import CorruptArtifact, InvalidName, Pointer, Published, StoreError, open_store
 from model_store.s3 import REFUSED, S3Store, make_client
+from service.data import datasets
+from service.training.pipeline import train_model
+from service.training.spec import Hyperparameters
 
 from .conftest import (
     S3Raw,
@@ -151,6 +154,44 @@ def test_concurrent_promotions_keep_current_and_history_in_one_order(s3_raw: S3R
     assert one.current_version("m") == other.current_version("m") == 3
     assert one.promoted_versions("m") == [3, 2, 1]
     assert one.pointers()["m"] == other.pointers()["m"]
+
+
+def race_a_newer_publish(store: S3Store, rival: S3Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `rival` publish and promote the next version between `store`'s manifest and switch.
+
+    Two trainers finishing within milliseconds do this: the older version loses the switch.
+    """
+    swap = store._swap_pointer
+
+    def rival_first(name: str, version: int, **kwargs: Any) -> bool:
+        assert rival.publish(name, sample_arrays(9), sample_meta()) == version + 1
+        return swap(name, version, **kwargs)
+
+    monkeypatch.setattr(store, "_swap_pointer", rival_first)
+
+
+def test_a_publish_overtaken_by_a_newer_one_says_it_did_not_become_current(
+    s3_raw: S3Raw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, rival = open_store(s3_raw.location), open_store(s3_raw.location)
+    race_a_newer_publish(store, rival, monkeypatch)
+    assert store.publish_outcome("m", sample_arrays(1), sample_meta()) == Published(1, False)
+    assert store.current_version("m") == 2
+    assert store.promoted_versions("m") == [2]  # version 1 was never current
+
+
+def test_training_overtaken_on_object_storage_reports_not_promoted(
+    s3_raw: S3Raw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, rival = open_store(s3_raw.location), open_store(s3_raw.location)
+    race_a_newer_publish(store, rival, monkeypatch)
+    result = train_model(datasets.diabetes(), Hyperparameters(epochs=50), store, "diabetes",
+                         promote="always")  # fmt: skip
+    assert (result.version, result.promoted) == (1, False)
+    assert result.reason.endswith(
+        "not made current: a newer version of 'diabetes' was promoted first"
+    )
+    assert store.current_version("diabetes") == 2
 
 
 def test_a_hand_written_current_is_taken_and_numbered_on_the_next_promotion(
