@@ -161,7 +161,7 @@ def test_a_cancel_while_the_trainer_claims_the_job_is_honoured(tmp_path):
     "where",
     [
         "service.training.pipeline:loss_curve_png",  # trained; about to publish
-        "model_store:ModelStore.publish",  # publishing
+        "model_store:ModelStore.publish_outcome",  # publishing
     ],
 )
 def test_a_cancel_around_publishing_is_either_refused_or_nothing_is_published(tmp_path, where):
