@@ -32,20 +32,38 @@ def start(tmp_path, port: int) -> subprocess.Popen:
 
 
 def read_until(proc: subprocess.Popen, marker: str, timeout: float) -> list[str]:
-    """Return stdout lines up to and including the first that contains `marker`."""
-    lines, deadline = [], time.monotonic() + timeout
+    """Return stdout lines up to and including the first that contains `marker`.
+
+    Reads the pipe's descriptor itself: a buffered readline() can take a later line into its
+    buffer along with the one it returns, where select() no longer sees it (two lines written
+    at once, as "serving on" right after a gunicorn log line, once waited out the timeout).
+    """
+    fd = proc.stdout.fileno()
+    lines, pending, deadline = [], b"", time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(fd, selectors.EVENT_READ)
         while time.monotonic() < deadline:
             if not sel.select(timeout=deadline - time.monotonic()):
                 break
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 break
-            lines.append(line)
-            if marker in line:
-                return lines
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                lines.append(line.decode() + "\n")
+                if marker in lines[-1]:
+                    return lines
     raise AssertionError(f"no line with {marker!r} in {timeout} s: {lines[-20:]}")
+
+
+def test_read_until_sees_lines_that_arrive_together():
+    writer = "import sys, time; print('a\\nserving on x', flush=True); time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+    try:
+        assert read_until(proc, "serving on", timeout=20) == ["a\n", "serving on x\n"]
+    finally:
+        proc.kill()
+        proc.communicate()
 
 
 @pytest.mark.process
