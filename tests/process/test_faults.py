@@ -272,7 +272,8 @@ def test_redis_dying_in_use_turns_training_off_and_back_on_without_restarts(tmp_
         assert status == 503 and answer["code"] == "queue_unavailable", answer
         assert "Redis" in answer["error"] and "predictions still work" in answer["error"]
         assert http("GET", f"{api.url}/train/jobs/{first}")[0] == 503
-        assert served_versions(api) == {2}
+        # A worker that booted just before the switch looks again one reload interval later.
+        wait_until(lambda: served_versions(api) == {2}, 10, what="every worker to serve v2")
         assert http("GET", api.url + "/health/ready")[0] == 200
         assert "nns_training_queue_up 0.0" in http("GET", api.url + "/metrics")[2].decode()
 
