@@ -226,7 +226,7 @@ class Cluster:
         """Assert the history is one promotion per number, the last one CURRENT's; return it."""
         log = self.promotion_log()
         assert [number for number, _ in log] == list(range(1, len(log) + 1)), log
-        key = f"models/{MODEL}/CURRENT"
+        key = f"models/{MODEL}.CURRENT"
         current = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         assert decode_numbered_pointer(current) == (log[-1][1], log[-1][0]), (current, log)
         versions = [version for _, version in log]
