@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import threading
+from pathlib import Path
 
 import pytest
 
 from model_store import ModelStore
 from service.data import datasets
+from service.serving.watcher import Watcher
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters
 from service.web.app import create_app
@@ -21,6 +24,33 @@ def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", 
     data = datasets.builtin(dataset, samples=200)
     hyper = Hyperparameters(**params).for_dataset(dataset)  # the dataset's recipe for the rest
     return train_model(data, hyper, store, name, promote="always", source=f"dataset:{dataset}")
+
+
+def promote_rotten(store: ModelStore, name: str = "diabetes", **params) -> tuple[Path, bytes]:
+    """Publish a version whose weights then rot, and make it current as a hand edit would.
+
+    A running app's watcher may look at any moment: the version is damaged before CURRENT
+    names it. Returns the weights' path and their good bytes.
+    """
+    params.setdefault("epochs", 50)
+    data = datasets.builtin(name, samples=200)
+    hyper = Hyperparameters(**params).for_dataset(name)
+    version = train_model(data, hyper, store, name, promote="never").version
+    weights = store.root / name / str(version) / "weights.npz"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    store._switch(name, version)  # the store's own switch, without set_current's check
+    return weights, good
+
+
+@pytest.fixture(autouse=True)
+def stop_store_watchers():
+    """Stop the watcher threads of the apps a test built (they would look until collected)."""
+    before = set(threading.enumerate())
+    yield
+    for thread in set(threading.enumerate()) - before:
+        if isinstance(thread, Watcher):
+            thread.stop()
 
 
 @pytest.fixture(scope="session")
