@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -64,6 +68,72 @@ class S3Server:
 
     def stop(self) -> None:
         self.proc.stop(timeout=10)
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 in front of a server, to cut it off or slow it down in tests.
+
+    `down()` refuses new connections and drops open ones (the server is unreachable), `up()`
+    serves again; `delay` holds every chunk of the server's answers that long (a slow store).
+    """
+
+    def __init__(self, target: str) -> None:
+        host, port = target.removeprefix("http://").split(":")
+        self._target = (host, int(port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.delay = 0.0
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._serving = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def down(self) -> None:
+        with self._lock:
+            self._serving = False
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def up(self) -> None:
+        with self._lock:
+            self._serving = True
+
+    def close(self) -> None:
+        self.down()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                if not self._serving:
+                    client.close()
+                    continue
+                server = socket.create_connection(self._target)
+                self._open |= {client, server}
+            threading.Thread(target=self._pipe, args=(client, server, 0), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, 1), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, answers: int) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if answers and self.delay:
+                    time.sleep(self.delay)
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):  # the other direction's recv() returns too
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+                with self._lock:
+                    self._open.discard(sock)
 
 
 def start_moto(log_dir: Path) -> S3Server:
