@@ -177,6 +177,8 @@ class Gunicorn(Proc):
     """gunicorn on a free port, started with the production command line (`gunicorn_argv`).
 
     `app` replaces the service's app (e.g. "bare_app:app", with `args=("--pythonpath", dir)`).
+    gunicorn puts its working directory `cwd` first on sys.path: another checkout's code runs
+    with `cwd` and PYTHONPATH set to it.
     """
 
     def __init__(
@@ -187,6 +189,7 @@ class Gunicorn(Proc):
         *,
         app: str | None = None,
         args: tuple[str, ...] = (),
+        cwd: Path = ROOT,
         **env: str,
     ) -> None:
         self.port = free_port()
@@ -196,7 +199,7 @@ class Gunicorn(Proc):
             argv[-1] = app
         bind = {"NNS_BIND": f"127.0.0.1:{self.port}", "NNS_WORKERS": str(workers)}
         environ = env_for(data_dir, **{**bind, **env})
-        super().__init__(argv, environ, log or data_dir / "gunicorn.log")
+        super().__init__(argv, environ, log or data_dir / "gunicorn.log", cwd)
 
     def wait_ready(self, timeout: float = 30, status: int = 200, path: str = "/health/ready"):
         """Wait until GET `path` answers `status`; fail at once if gunicorn exits."""

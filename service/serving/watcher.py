@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,10 @@ class Watcher(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
-        while not self._stopped.wait(self.interval):
+        # Looks start an interval apart, however long each takes (back to back if longer).
+        next_look = time.monotonic() + self.interval
+        while not self._stopped.wait(max(0.0, next_look - time.monotonic())):
+            next_look = time.monotonic() + self.interval
             registry = self._registry()
             if registry is None:
                 return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import sys
@@ -14,6 +15,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from scripts.harness import Proc, free_port, wait_until
 
@@ -65,6 +68,34 @@ class S3Server:
         bucket = f"test-{uuid.uuid4().hex[:24]}"
         client.create_bucket(Bucket=bucket)
         return bucket
+
+    def mark(self, client: Any, bucket: str) -> int:
+        """Send a request of its own to the bucket; return the log's offset just past its line.
+
+        Request lines are logged after the answer is sent: the ones of requests answered
+        before this call are in the log before the offset returned.
+        """
+        token = f"mark-{uuid.uuid4().hex}"
+        with contextlib.suppress(ClientError):  # 404: it is only a marker
+            client.head_object(Bucket=bucket, Key=token)
+
+        def logged() -> bytes | None:
+            text = self.proc.log_path.read_bytes()
+            return text if token.encode() in text else None
+
+        text = wait_until(logged, 10, what="the server to log the marker")
+        return text.index(b"\n", text.index(token.encode())) + 1
+
+    def requests(self, bucket: str, start: int, end: int) -> list[str]:
+        """Return the request lines logged for a bucket between two offsets, markers left out.
+
+        Each looks like "GET /bucket?list-type=2&prefix=models/&delimiter=/ HTTP/1.1" (moto's
+        server logs one line per request, werkzeug style).
+        """
+        text = self.proc.log_path.read_bytes()[start:end].decode(errors="replace")
+        text = re.sub("\x1b\\[[0-9;]*m", "", text)  # werkzeug colours some lines
+        lines = [line.split('"')[1] for line in text.splitlines() if line.count('"') >= 2]
+        return [r for r in lines if f" /{bucket}" in r and "/mark-" not in r]
 
     def stop(self) -> None:
         self.proc.stop(timeout=10)

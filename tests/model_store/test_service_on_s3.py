@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
 from model_store import ModelStore, Store, open_store
 from model_store.s3 import S3Store, make_client
@@ -105,33 +102,6 @@ def publish_copies(store: Store, names: list[str], tmp_path: Path) -> tuple[dict
     return artifact.arrays, meta
 
 
-class RequestLog:
-    """The requests moto's server logged for one bucket: what reached the server."""
-
-    def __init__(self, server: S3Server, raw: S3Raw) -> None:
-        self.path, self.raw = server.proc.log_path, raw
-
-    def mark(self) -> int:
-        """Send a request of its own and return the log's offset just past its line."""
-        token = f"mark-{uuid.uuid4().hex}"
-        with contextlib.suppress(ClientError):  # 404: it is only a marker
-            self.raw.client.head_object(Bucket=self.raw.bucket, Key=token)
-
-        def logged() -> bytes | None:
-            text = self.path.read_bytes()
-            return text if token.encode() in text else None
-
-        text = wait_until(logged, 10, what="moto to log the marker")
-        return text.index(b"\n", text.index(token.encode())) + 1
-
-    def between(self, start: int, end: int) -> list[str]:
-        """Return the request lines ("GET /bucket?list-type=2...") for the bucket, markers out."""
-        text = self.path.read_bytes()[start:end].decode(errors="replace")
-        lines = [line.split('"')[1] for line in text.splitlines() if line.count('"') >= 2]
-        bucket = f" /{self.raw.bucket}"
-        return [r for r in lines if bucket in r and "/mark-" not in r]
-
-
 @pytest.mark.parametrize("models", [3, 30])
 def test_a_look_at_an_unchanged_store_is_one_list_whatever_the_number_of_models(
     moto_server: S3Server, s3_raw: S3Raw, s3_env: dict, tmp_path: Path, models: int
@@ -142,12 +112,13 @@ def test_a_look_at_an_unchanged_store_is_one_list_whatever_the_number_of_models(
     registry = Registry(S3Store(s3_raw.location, client=client), max_batch=10, reload_interval=60)
     registry.refresh()
     assert sorted(registry.current) == names
-    log = RequestLog(moto_server, s3_raw)
     seen.clear()
-    start = log.mark()
+    start = moto_server.mark(s3_raw.client, s3_raw.bucket)
     for _ in range(3):
         registry.refresh()
-    requests = log.between(start, log.mark())
+    requests = moto_server.requests(
+        s3_raw.bucket, start, moto_server.mark(s3_raw.client, s3_raw.bucket)
+    )
     assert seen == {("ListObjectsV2", 200): 3}
     assert len(requests) == 3 and all(r.startswith("GET ") and "list-type=2" in r for r in requests)
     # A promotion costs the look its CURRENT and the new version: one GET each, no more.
@@ -210,10 +181,11 @@ def test_gunicorn_on_s3_looks_with_one_list_per_worker_off_the_request_path(
         api.wait_ready()
         both = lambda: len(served_by_worker(api)) == workers  # noqa: E731 - each has loaded
         wait_until(both, 60, what="every worker to answer")
-        log = RequestLog(moto_server, s3_raw)
-        start = log.mark()
+        start = moto_server.mark(s3_raw.client, s3_raw.bucket)
         time.sleep(window)  # what the watchers do on their own; nothing else uses the bucket
-        requests = log.between(start, log.mark())
+        requests = moto_server.requests(
+            s3_raw.bucket, start, moto_server.mark(s3_raw.client, s3_raw.bucket)
+        )
         # Every look is one LIST of the top level, whatever the number of models.
         assert requests and all("list-type=2" in r and "delimiter=/" in r for r in requests)
         assert len(requests) <= workers * (window / interval + 2), len(requests)

@@ -1,0 +1,214 @@
+#!/usr/bin/env python
+"""Serve many models from a moto S3 server and from a filesystem store under wrk; print a table.
+
+For each number of models (10, 100, 1,000 by default) and each store, publishes that many copies
+of one small trained model (the diabetes recipe, 3-4-1) named m0000, m0001, ..., starts gunicorn
+with the production command line (2 sync workers, NNS_RELOAD_INTERVAL 1 s), waits until every
+worker answers, then loads POST /models/m0000/predict with `wrk -t1 -c16` for a few rounds.
+It prints the medians of p50, p99 and requests per second, and for S3 the object-store requests
+per second per instance (from moto's request log, so every request that reached the server
+counts) and per look (the requests divided by the LISTs of the store's top level: one look
+each, whichever code runs).
+
+`--code LABEL=DIR` runs the same cases on other checkouts of the repository (their `service`
+and `model_store` packages, published and served by their own code), e.g. main's code before
+a change and this one after it, side by side in one run:
+
+    git archive main | tar -x -C /tmp/main-code
+    python scripts/bench/bench_store_watch.py --code before=/tmp/main-code --code after=.
+
+Needs wrk (scripts/install_system_deps.sh) and moto[server] (the dev extra). BLAS is pinned to
+one thread in every process it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root
+from scripts.harness import ROOT, Gunicorn, http, train_cli, wait_until  # noqa: E402
+from tests.model_store.s3_servers import S3Server, start_moto  # noqa: E402
+
+LUA = ROOT / "scripts" / "wrk" / "post.lua"
+ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
+PINNED = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+# Run with a checkout's code: copies of the template's newest version, published 4 at a time.
+PUBLISH = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from model_store import ModelStore, open_store
+
+template, location, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+artifact = ModelStore(template).load("diabetes")
+meta = {k: v for k, v in artifact.meta.items() if k != "attachments"}
+store = open_store(location)
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(lambda i: store.publish(f"m{i:04d}", artifact.arrays, meta), range(count)))
+"""
+
+
+@dataclass
+class Case:
+    code: str  # label of the checkout
+    store: str  # "filesystem" or "S3 (moto)"
+    models: int
+    boot_s: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    rps: float = 0.0
+    store_rps: float | None = None  # object-store requests per second, this instance
+    per_look: float | None = None  # object-store requests per look
+
+
+def worker_ids(url: str, n: int = 16) -> set[str]:
+    """Return the workers (request-id prefixes) that answered n predictions, all 200."""
+    ids = set()
+    for _ in range(n):
+        status, headers, body = http("POST", f"{url}/models/m0000/predict", ROW, timeout=60)
+        if status != 200:
+            return set()
+        ids.add(headers["X-Request-ID"][:16])
+    return ids
+
+
+def wrk(url: str, seconds: int, body: Path) -> dict:
+    argv = ["wrk", "-t1", "-c16", f"-d{seconds}s", "--timeout", "30s", "-s", str(LUA)]
+    argv += [f"{url}/models/m0000/predict", "--", str(body)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
+    summary = json.loads(line.removeprefix("WRK_JSON "))
+    if sum(summary["errors"].values()):
+        raise RuntimeError(f"failed requests under load: {summary['errors']}")
+    return summary
+
+
+def looks(requests: list[str], prefix: str) -> int:
+    """Count the looks in moto's request lines: LISTs of the top level, first pages only."""
+    top = f"prefix={prefix}/&delimiter=/"
+    return sum(top in r and "continuation-token" not in r for r in requests)
+
+
+@contextmanager
+def serving(case: Case, code: Path, location: str, env: dict, tmp: Path) -> Iterator[Gunicorn]:
+    """Run gunicorn on the checkout's code until every worker answers; stop it after."""
+    settings = {
+        "NNS_MODEL_STORE": location,
+        "NNS_DEFAULT_MODEL": "m0000",
+        "NNS_RELOAD_INTERVAL": "1.0",
+        "NNS_TIMEOUT": "900",  # loading 1,000 models from S3 takes a while
+        "PYTHONPATH": str(code),
+        **PINNED,
+        **env,
+    }
+    data = tmp / f"data-{case.code}-{case.store[:2]}-{case.models}"
+    data.mkdir()
+    api = Gunicorn(data, data / "gunicorn.log", workers=2, cwd=code, **settings)
+    started = time.monotonic()
+    try:
+        api.wait_ready(timeout=900)
+        wait_until(lambda: len(worker_ids(api.url)) == 2, 900, what="both workers to answer")
+        case.boot_s = time.monotonic() - started
+        yield api
+    finally:
+        api.stop()
+    if "Traceback" in api.output():
+        raise RuntimeError(f"gunicorn logged a traceback:\n{api.output()[-3000:]}")
+
+
+def measure(case: Case, api: Gunicorn, args, moto: S3Server | None, bucket: str, client) -> None:
+    """Load the server args.rounds times; keep the medians in case."""
+    body = Path(api.log_path).parent / "row.json"
+    body.write_text(json.dumps(ROW))
+    rounds = []
+    for _ in range(args.rounds):
+        start = moto.mark(client, bucket) if moto else 0
+        began = time.monotonic()
+        summary = wrk(api.url, args.duration, body)
+        if moto:
+            requests = moto.requests(bucket, start, moto.mark(client, bucket))
+            elapsed = time.monotonic() - began
+            summary["store_rps"] = len(requests) / elapsed
+            summary["per_look"] = len(requests) / max(looks(requests, "models"), 1)
+        rounds.append(summary)
+    case.p50_ms = statistics.median(r["p50_us"] for r in rounds) / 1000
+    case.p99_ms = statistics.median(r["p99_us"] for r in rounds) / 1000
+    case.rps = statistics.median(r["requests"] / (r["duration_us"] / 1e6) for r in rounds)
+    if moto:
+        case.store_rps = statistics.median(r["store_rps"] for r in rounds)
+        case.per_look = statistics.median(r["per_look"] for r in rounds)
+
+
+def run_case(case: Case, code: Path, template: Path, moto: S3Server, args, tmp: Path) -> None:
+    """Publish case.models copies with the checkout's code, serve them, measure."""
+    env, client, bucket = {}, None, ""
+    if case.store == "filesystem":
+        location = str(tmp / f"store-{case.code}-{case.models}")
+    else:
+        env = moto.env(tmp)
+        client = moto.client(tmp)
+        bucket = moto.new_bucket(client)
+        location = f"s3://{bucket}/models"
+    publisher = {**os.environ, **env, **PINNED, "PYTHONPATH": str(code)}
+    argv = [sys.executable, "-c", PUBLISH, str(template), location, str(case.models)]
+    subprocess.run(argv, check=True, env=publisher, cwd=tmp, timeout=3600)
+    with serving(case, code, location, env, tmp) as api:
+        measure(case, api, args, moto if client else None, bucket, client)
+
+
+def print_table(cases: list[Case]) -> None:
+    print("| code | store | models | p50 ms | p99 ms | req/s | store req/s | req/look | boot s |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+    for c in cases:
+        store_rps = "-" if c.store_rps is None else f"{c.store_rps:,.1f}"
+        per_look = "-" if c.per_look is None else f"{c.per_look:,.1f}"
+        print(
+            f"| {c.code} | {c.store} | {c.models:,} | {c.p50_ms:.1f} | {c.p99_ms:.1f} "
+            f"| {c.rps:,.0f} | {store_rps} | {per_look} | {c.boot_s:.0f} |",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--stores", nargs="+", default=["filesystem", "s3"])
+    parser.add_argument("--code", action="append", default=[], help="LABEL=DIR, repeatable")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    codes = [c.split("=", 1) for c in args.code] or [["this", str(ROOT)]]
+    stores = {"filesystem": "filesystem", "s3": "S3 (moto)"}
+    with tempfile.TemporaryDirectory(prefix="bench-store-watch-") as tmp_name:
+        tmp = Path(tmp_name)
+        template = tmp / "template"
+        train_cli(template)  # the diabetes recipe
+        moto = start_moto(tmp)
+        cases = []
+        try:
+            for models in args.models:
+                for store in args.stores:
+                    for label, code in codes:
+                        case = Case(label, stores[store], models)
+                        run_case(case, Path(code).resolve(), template, moto, args, tmp)
+                        cases.append(case)
+                        print(f"done: {case}", file=sys.stderr, flush=True)
+        finally:
+            moto.stop()
+        print_table(cases)
+
+
+if __name__ == "__main__":
+    main()
