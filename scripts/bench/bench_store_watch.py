@@ -67,6 +67,7 @@ class Case:
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     rps: float = 0.0
+    timeouts: int = 0  # requests wrk gave up on (60 s), all rounds
     store_rps: float | None = None  # object-store requests per second, this instance
     per_look: float | None = None  # object-store requests per look
 
@@ -83,15 +84,16 @@ def worker_ids(url: str, n: int = 16) -> set[str]:
 
 
 def wrk(url: str, seconds: int, body: Path) -> dict:
-    argv = ["wrk", "-t1", "-c16", f"-d{seconds}s", "--timeout", "30s", "-s", str(LUA)]
+    argv = ["wrk", "-t1", "-c16", f"-d{seconds}s", "--timeout", "60s", "-s", str(LUA)]
     argv += [f"{url}/models/m0000/predict", "--", str(body)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
     line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
     summary = json.loads(line.removeprefix("WRK_JSON "))
-    if sum(summary["errors"].values()):
-        raise RuntimeError(f"failed requests under load: {summary['errors']}")
+    errors = {k: v for k, v in summary["errors"].items() if v}
+    if set(errors) - {"timeout"}:  # a request that waits on a slow look may time out; no other
+        raise RuntimeError(f"failed requests under load: {errors}")
     return summary
 
 
@@ -146,6 +148,7 @@ def measure(case: Case, api: Gunicorn, args, moto: S3Server | None, bucket: str,
     case.p50_ms = statistics.median(r["p50_us"] for r in rounds) / 1000
     case.p99_ms = statistics.median(r["p99_us"] for r in rounds) / 1000
     case.rps = statistics.median(r["requests"] / (r["duration_us"] / 1e6) for r in rounds)
+    case.timeouts = sum(r["errors"]["timeout"] for r in rounds)
     if moto:
         case.store_rps = statistics.median(r["store_rps"] for r in rounds)
         case.per_look = statistics.median(r["per_look"] for r in rounds)
@@ -169,14 +172,17 @@ def run_case(case: Case, code: Path, template: Path, moto: S3Server, args, tmp: 
 
 
 def print_table(cases: list[Case]) -> None:
-    print("| code | store | models | p50 ms | p99 ms | req/s | store req/s | req/look | boot s |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+    print(
+        "| code | store | models | p50 ms | p99 ms | req/s | store req/s | req/look | boot s "
+        "| timeouts |"
+    )
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for c in cases:
         store_rps = "-" if c.store_rps is None else f"{c.store_rps:,.1f}"
         per_look = "-" if c.per_look is None else f"{c.per_look:,.1f}"
         print(
             f"| {c.code} | {c.store} | {c.models:,} | {c.p50_ms:.1f} | {c.p99_ms:.1f} "
-            f"| {c.rps:,.0f} | {store_rps} | {per_look} | {c.boot_s:.0f} |",
+            f"| {c.rps:,.0f} | {store_rps} | {per_look} | {c.boot_s:.0f} | {c.timeouts} |",
             flush=True,
         )
 
