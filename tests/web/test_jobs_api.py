@@ -303,7 +303,8 @@ def test_openapi_describes_the_training_endpoints(client):
     assert set(post["requestBody"]["content"]) == {"application/json", "text/csv"}
     assert {"get", "delete"} <= set(doc["paths"]["/train/jobs/{job_id}"])
     schemas = doc["components"]["schemas"]
-    assert {"TrainRequest", "JobStatus", "JobAccepted", "Hyperparameters"} <= set(schemas)
+    assert {"TrainOnRows", "TrainOnMoons", "TrainOnDataset"} <= set(schemas)
+    assert {"JobStatus", "JobAccepted", "Hyperparameters"} <= set(schemas)
     assert "epochs" in schemas["Hyperparameters"]["properties"]
 
 
