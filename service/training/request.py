@@ -221,7 +221,10 @@ def csv_query_parameters() -> list[dict]:
             "name": name,
             "in": "query",
             "required": False,
-            "schema": {k: v for k, v in prop.items() if k not in ("description", "title")},
+            # No "default": a generated client would send it with JSON bodies too.
+            "schema": {
+                k: v for k, v in prop.items() if k not in ("description", "title", "default")
+            },
             "description": f"text/csv only{' (required)' if name in required else ''}: {text}",
         }
         if "array" in str(param["schema"]):  # "a,b": one value, comma-separated

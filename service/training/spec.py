@@ -121,7 +121,7 @@ class Hyperparameters(BaseModel):
     """How to train; each field is a flag of nns-train (`--learning-rate` is also `--lr`).
 
     The defaults suit tabular data (chosen by measurement, docs/benchmarks.md); the built-in
-    datasets keep the settings they were designed with (RECIPES) for the fields a request
+    datasets keep the settings they were designed with for the fields a request
     leaves out.
     """
 

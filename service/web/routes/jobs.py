@@ -91,6 +91,10 @@ def _checked(req: TrainRequest, loc: list) -> TrainRequest:
 
 
 def _from_json(body: bytes) -> TrainRequest:
+    if request.args:  # they would be ignored: a surprise, so refused
+        names = ", ".join(sorted(request.args))
+        msg = f"query parameters ({names}) only apply to a text/csv body; put them in the JSON body"
+        raise invalid([problem(["query"], msg)])
     context = {"limits": _limits(), "json_body": True}
     try:
         # Strict all through: the nested hyperparameters too, which are lax for CSV queries.
