@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
-from service.data import datasets
 from service.serving.watcher import Watcher
-from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.pipeline import run
+from service.training.request import TrainRequest
 from service.web.app import create_app
 
 TOKEN = "test-token-0123456789"
@@ -21,9 +20,11 @@ TOKEN = "test-token-0123456789"
 def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", **params):
     """Train a small model quickly and publish it; return the TrainResult."""
     params.setdefault("epochs", 300)
-    data = datasets.builtin(dataset, samples=200)
-    hyper = Hyperparameters(**params).for_dataset(dataset)  # the dataset's recipe for the rest
-    return train_model(data, hyper, store, name, promote="always", source=f"dataset:{dataset}")
+    samples = 200 if dataset == "moons" else None  # the dataset's recipe for the rest
+    request = TrainRequest(
+        model=name, dataset=dataset, samples=samples, hyperparameters=params, promote="always"
+    )
+    return run(request, store)
 
 
 def promote_rotten(store: ModelStore, name: str = "diabetes", **params) -> tuple[Path, bytes]:
@@ -33,9 +34,8 @@ def promote_rotten(store: ModelStore, name: str = "diabetes", **params) -> tuple
     names it. Returns the weights' path and their good bytes.
     """
     params.setdefault("epochs", 50)
-    data = datasets.builtin(name, samples=200)
-    hyper = Hyperparameters(**params).for_dataset(name)
-    version = train_model(data, hyper, store, name, promote="never").version
+    request = TrainRequest(model=name, dataset=name, hyperparameters=params, promote="never")
+    version = run(request, store).version
     weights = store.root / name / str(version) / "weights.npz"
     good = weights.read_bytes()
     weights.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
