@@ -5,7 +5,10 @@ For each number of models (10, 100, 1,000 by default) and each store, publishes 
 of one small trained model (the diabetes recipe, 3-4-1) named m0000, m0001, ..., starts gunicorn
 with the production command line (2 sync workers, NNS_RELOAD_INTERVAL 1 s), waits until every
 worker answers, then loads POST /models/m0000/predict with `wrk -t1 -c16` for a few rounds.
-It prints the medians of p50, p99 and requests per second, and for S3 the object-store requests
+All cases of one number of models are served at once and loaded in turns, round after round,
+so that the machine's other work hits them alike.
+It prints the medians of p50, p99 and requests per second (and, per checkout, the median of
+the rounds' ratios of S3's p99 to the filesystem's), and for S3 the object-store requests
 per second per instance (from moto's request log, so every request that reached the server
 counts) and per look (the requests divided by the LISTs of the store's top level: one look
 each, whichever code runs).
@@ -31,10 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root
 from scripts.harness import ROOT, Gunicorn, http, train_cli, wait_until  # noqa: E402
@@ -103,9 +105,29 @@ def looks(requests: list[str], prefix: str) -> int:
     return sum(top in r and "continuation-token" not in r for r in requests)
 
 
-@contextmanager
-def serving(case: Case, code: Path, location: str, env: dict, tmp: Path) -> Iterator[Gunicorn]:
-    """Run gunicorn on the checkout's code until every worker answers; stop it after."""
+@dataclass
+class Server:
+    """A running case: its gunicorn, its bucket (S3 only) and what each round measured."""
+
+    case: Case
+    api: Gunicorn
+    bucket: str = ""
+    client: Any = None
+    rounds: list[dict] = field(default_factory=list)
+
+
+def start_server(case: Case, code: Path, template: Path, moto: S3Server, tmp: Path) -> Server:
+    """Publish case.models copies with the checkout's code, then serve them from it."""
+    env, client, bucket = {}, None, ""
+    if case.store == "filesystem":
+        location = str(tmp / f"store-{case.code}-{case.models}")
+    else:
+        env, client = moto.env(tmp), moto.client(tmp)
+        bucket = moto.new_bucket(client)
+        location = f"s3://{bucket}/models"
+    publisher = {**os.environ, **env, **PINNED, "PYTHONPATH": str(code)}
+    argv = [sys.executable, "-c", PUBLISH, str(template), location, str(case.models)]
+    subprocess.run(argv, check=True, env=publisher, cwd=tmp, timeout=3600)
     settings = {
         "NNS_MODEL_STORE": location,
         "NNS_DEFAULT_MODEL": "m0000",
@@ -118,57 +140,79 @@ def serving(case: Case, code: Path, location: str, env: dict, tmp: Path) -> Iter
     data = tmp / f"data-{case.code}-{case.store[:2]}-{case.models}"
     data.mkdir()
     api = Gunicorn(data, data / "gunicorn.log", workers=2, cwd=code, **settings)
-    started = time.monotonic()
-    try:
-        api.wait_ready(timeout=900)
-        wait_until(lambda: len(worker_ids(api.url)) == 2, 900, what="both workers to answer")
-        case.boot_s = time.monotonic() - started
-        yield api
-    finally:
-        api.stop()
-    if "Traceback" in api.output():
-        raise RuntimeError(f"gunicorn logged a traceback:\n{api.output()[-3000:]}")
+    return Server(case, api, bucket, client)
 
 
-def measure(case: Case, api: Gunicorn, args, moto: S3Server | None, bucket: str, client) -> None:
-    """Load the server args.rounds times; keep the medians in case."""
-    body = Path(api.log_path).parent / "row.json"
+def wait_serving(server: Server, started: float) -> None:
+    """Wait until both workers of a server answer; note how long it took from the start."""
+    server.api.wait_ready(timeout=900)
+    wait_until(lambda: len(worker_ids(server.api.url)) == 2, 900, what="both workers")
+    server.case.boot_s = time.monotonic() - started
+
+
+def load_once(server: Server, seconds: int, moto: S3Server) -> None:
+    """Run one round of wrk on a server; count its object-store requests meanwhile."""
+    body = server.api.log_path.parent / "row.json"
     body.write_text(json.dumps(ROW))
-    rounds = []
-    for _ in range(args.rounds):
-        start = moto.mark(client, bucket) if moto else 0
-        began = time.monotonic()
-        summary = wrk(api.url, args.duration, body)
-        if moto:
-            requests = moto.requests(bucket, start, moto.mark(client, bucket))
-            elapsed = time.monotonic() - began
-            summary["store_rps"] = len(requests) / elapsed
-            summary["per_look"] = len(requests) / max(looks(requests, "models"), 1)
-        rounds.append(summary)
+    start = moto.mark(server.client, server.bucket) if server.client else 0
+    began = time.monotonic()
+    summary = wrk(server.api.url, seconds, body)
+    if server.client:
+        requests = moto.requests(server.bucket, start, moto.mark(server.client, server.bucket))
+        summary["store_rps"] = len(requests) / (time.monotonic() - began)
+        summary["per_look"] = len(requests) / max(looks(requests, "models"), 1)
+    server.rounds.append(summary)
+
+
+def summarise(server: Server) -> None:
+    """Keep the medians over the rounds in the server's case."""
+    case, rounds = server.case, server.rounds
     case.p50_ms = statistics.median(r["p50_us"] for r in rounds) / 1000
     case.p99_ms = statistics.median(r["p99_us"] for r in rounds) / 1000
     case.rps = statistics.median(r["requests"] / (r["duration_us"] / 1e6) for r in rounds)
     case.timeouts = sum(r["errors"]["timeout"] for r in rounds)
-    if moto:
+    if server.client:
         case.store_rps = statistics.median(r["store_rps"] for r in rounds)
         case.per_look = statistics.median(r["per_look"] for r in rounds)
 
 
-def run_case(case: Case, code: Path, template: Path, moto: S3Server, args, tmp: Path) -> None:
-    """Publish case.models copies with the checkout's code, serve them, measure."""
-    env, client, bucket = {}, None, ""
-    if case.store == "filesystem":
-        location = str(tmp / f"store-{case.code}-{case.models}")
-    else:
-        env = moto.env(tmp)
-        client = moto.client(tmp)
-        bucket = moto.new_bucket(client)
-        location = f"s3://{bucket}/models"
-    publisher = {**os.environ, **env, **PINNED, "PYTHONPATH": str(code)}
-    argv = [sys.executable, "-c", PUBLISH, str(template), location, str(case.models)]
-    subprocess.run(argv, check=True, env=publisher, cwd=tmp, timeout=3600)
-    with serving(case, code, location, env, tmp) as api:
-        measure(case, api, args, moto if client else None, bucket, client)
+def p99_ratios(servers: list[Server]) -> list[str]:
+    """Return, per checkout, the median over rounds of S3's p99 / the filesystem's p99."""
+    lines = []
+    for code in dict.fromkeys(s.case.code for s in servers):
+        by_store = {s.case.store: s.rounds for s in servers if s.case.code == code}
+        if len(by_store) == 2:
+            fs, s3 = by_store["filesystem"], by_store["S3 (moto)"]
+            ratio = statistics.median(
+                b["p99_us"] / a["p99_us"] for a, b in zip(fs, s3, strict=True)
+            )
+            lines.append(
+                f"{code}, {servers[0].case.models:,} models: p99 S3 / filesystem {ratio:.2f}"
+            )
+    return lines
+
+
+def run_models(models: int, codes, stores, template, moto, args, tmp) -> tuple[list, list]:
+    """Serve every (store, checkout) case of a number of models at once; load them in turns."""
+    servers: list[Server] = []
+    try:
+        started = time.monotonic()
+        for store in stores:
+            for label, code in codes:
+                servers.append(start_server(Case(label, store, models), code, template, moto, tmp))
+        for server in servers:
+            wait_serving(server, started)
+        for _ in range(args.rounds):  # interleaved: the machine's load hits every case alike
+            for server in servers:
+                load_once(server, args.duration, moto)
+    finally:
+        for server in servers:
+            server.api.stop()
+    for server in servers:
+        if "Traceback" in server.api.output():
+            raise RuntimeError(f"gunicorn logged a traceback:\n{server.api.output()[-3000:]}")
+        summarise(server)
+    return [s.case for s in servers], p99_ratios(servers)
 
 
 def print_table(cases: list[Case]) -> None:
@@ -195,25 +239,25 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    codes = [c.split("=", 1) for c in args.code] or [["this", str(ROOT)]]
-    stores = {"filesystem": "filesystem", "s3": "S3 (moto)"}
+    codes = [(label, Path(d).resolve()) for label, d in (c.split("=", 1) for c in args.code)]
+    codes = codes or [("this", ROOT)]
+    chosen = [{"filesystem": "filesystem", "s3": "S3 (moto)"}[s] for s in args.stores]
     with tempfile.TemporaryDirectory(prefix="bench-store-watch-") as tmp_name:
         tmp = Path(tmp_name)
         template = tmp / "template"
         train_cli(template)  # the diabetes recipe
         moto = start_moto(tmp)
-        cases = []
+        cases, ratios = [], []
         try:
             for models in args.models:
-                for store in args.stores:
-                    for label, code in codes:
-                        case = Case(label, stores[store], models)
-                        run_case(case, Path(code).resolve(), template, moto, args, tmp)
-                        cases.append(case)
-                        print(f"done: {case}", file=sys.stderr, flush=True)
+                done = run_models(models, codes, chosen, template, moto, args, tmp)
+                cases += done[0]
+                ratios += done[1]
+                print(*done[0], *done[1], sep="\n", file=sys.stderr, flush=True)
         finally:
             moto.stop()
         print_table(cases)
+        print(*ratios, sep="\n")
 
 
 if __name__ == "__main__":
