@@ -8,6 +8,7 @@ consistent map and keeps the predictor it took even if a newer one is swapped in
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 
@@ -37,6 +38,7 @@ class Registry:
         self._pinned_lock = threading.Lock()  # never held while the store is read
         self._watcher: Watcher | None = None
         self._watcher_lock = threading.Lock()
+        self._pid = os.getpid()
         self.on_load_failure = lambda model: None  # metrics hook
 
     def _load(self, name: str, version: int) -> Predictor:
@@ -156,6 +158,9 @@ class Registry:
         if watcher is None or not watcher.is_alive():
             with self._watcher_lock:
                 if self._watcher is watcher:
+                    if self._pid != os.getpid():
+                        # Forked: a look under way in the parent left its lock held for good.
+                        self._refresh_lock, self._pid = threading.Lock(), os.getpid()
                     self._watcher = Watcher(self, self.interval)
                     self._watcher.start()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -11,6 +13,7 @@ from model_store import ModelStore, StoreError
 from scripts.harness import wait_until
 from service.serving.registry import Registry
 from tests.conftest import train
+from tests.model_store.conftest import child_env
 
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
@@ -109,3 +112,46 @@ def test_a_watcher_that_is_not_running_is_started_again_by_the_next_request(app,
     wait_until(lambda: not first.is_alive(), 5, what="the watcher to stop")
     assert served(client) == 1
     assert registry._watcher is not first and registry._watcher.is_alive()
+
+
+# A parent whose watcher is in the middle of a look forks (gunicorn with preload_app, say):
+# the child must start its own watcher and look, not wait on the parent's lock forever.
+FORKING = """
+import os, sys, threading
+from model_store import ModelStore
+from service.serving.registry import Registry
+
+store = ModelStore(sys.argv[1])
+registry = Registry(store, max_batch=10, reload_interval=0.05)
+registry.refresh()
+looking, release, real = threading.Event(), threading.Event(), store.pointers
+
+def slow_look():
+    if os.getpid() == parent:
+        looking.set()
+        release.wait()
+    return real()
+
+parent = os.getpid()
+store.pointers = slow_look
+registry.watch()
+looking.wait(10)
+child = os.fork()
+if child == 0:
+    registry.watch()  # what the first request in the child does
+    done = threading.Event()
+    threading.Thread(target=lambda: (registry.refresh(), done.set()), daemon=True).start()
+    print("CHILD LOOKED" if done.wait(10) else "CHILD STUCK", flush=True)
+    os._exit(0)
+os.waitpid(child, 0)
+release.set()
+"""
+
+
+def test_a_forked_child_looks_even_if_the_parent_was_looking(store, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", FORKING, str(store.root)],
+        capture_output=True, text=True, timeout=60, env=child_env(), cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "CHILD LOOKED" in out.stdout, out.stdout
