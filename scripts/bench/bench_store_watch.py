@@ -5,8 +5,10 @@ For each number of models (10, 100, 1,000 by default) and each store, publishes 
 of one small trained model (the diabetes recipe, 3-4-1) named m0000, m0001, ..., starts gunicorn
 with the production command line (2 sync workers, NNS_RELOAD_INTERVAL 1 s), waits until every
 worker answers, then loads POST /models/m0000/predict with `wrk -t1 -c16` for a few rounds.
-All cases of one number of models are served at once and loaded in turns, round after round,
-so that the machine's other work hits them alike.
+A checkout's filesystem and S3 cases are served at once and loaded in turns, round after
+round, so that the machine's other work hits them alike; each round waits until the servers
+and moto are nearly idle (the code before this change goes on looking at the store for the
+requests wrk left queued).
 It prints the medians of p50, p99 and requests per second (and, per checkout, the median of
 the rounds' ratios of S3's p99 to the filesystem's), and for S3 the object-store requests
 per second per instance (from moto's request log, so every request that reached the server
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root
-from scripts.harness import ROOT, Gunicorn, http, train_cli, wait_until  # noqa: E402
+from scripts.harness import ROOT, Gunicorn, cpu_seconds, http, train_cli, wait_until  # noqa: E402
 from tests.model_store.s3_servers import S3Server, start_moto  # noqa: E402
 
 LUA = ROOT / "scripts" / "wrk" / "post.lua"
@@ -70,6 +72,7 @@ class Case:
     p99_ms: float = 0.0
     rps: float = 0.0
     timeouts: int = 0  # requests wrk gave up on (60 s), all rounds
+    unsettled: int = 0  # rounds started while the machine was still busy with the last one
     store_rps: float | None = None  # object-store requests per second, this instance
     per_look: float | None = None  # object-store requests per look
 
@@ -192,41 +195,67 @@ def p99_ratios(servers: list[Server]) -> list[str]:
     return lines
 
 
+def cpu_used(pids: list[int], seconds: float = 1.0) -> list[float]:
+    """Return the CPU seconds each process used over the next `seconds`."""
+    before = [cpu_seconds(pid) for pid in pids]
+    time.sleep(seconds)
+    return [cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
+
+
+def settle(servers: list[Server], moto: S3Server) -> bool:
+    """Wait until moto and the workers are nearly idle (the code before this change goes on
+    looking for the requests wrk left queued); False if they were not within 3 minutes."""
+    workers = [pid for s in servers for pid in s.api.worker_pids()]
+    deadline = time.monotonic() + 180
+    # Idle, a watcher's looks take a few per cent of a core (1,000 models), moto's LISTs less.
+    while (used := cpu_used([moto.proc.pid, *workers]))[0] > 0.2 or max(used[1:]) > 0.15:
+        if time.monotonic() > deadline:
+            return False
+    return True
+
+
 def run_models(models: int, codes, stores, template, moto, args, tmp) -> tuple[list, list]:
-    """Serve every (store, checkout) case of a number of models at once; load them in turns."""
-    servers: list[Server] = []
-    try:
-        started = time.monotonic()
-        for store in stores:
-            for label, code in codes:
-                servers.append(start_server(Case(label, store, models), code, template, moto, tmp))
-        for server in servers:
-            wait_serving(server, started)
-        for _ in range(args.rounds):  # interleaved: the machine's load hits every case alike
+    """For each checkout, serve every store's case at once and load them in turns."""
+    cases, ratios = [], []
+    for label, code in codes:
+        servers: list[Server] = []
+        try:
+            started = time.monotonic()
+            for store in stores:
+                case = Case(label, store, models)
+                servers.append(start_server(case, code, template, moto, tmp))
             for server in servers:
-                load_once(server, args.duration, moto)
-    finally:
+                wait_serving(server, started)
+            for _ in range(args.rounds):  # interleaved: the machine's load hits each alike
+                for server in servers:
+                    settled = settle(servers, moto)
+                    server.case.unsettled += not settled
+                    load_once(server, args.duration, moto)
+        finally:
+            for server in servers:
+                server.api.stop()
         for server in servers:
-            server.api.stop()
-    for server in servers:
-        if "Traceback" in server.api.output():
-            raise RuntimeError(f"gunicorn logged a traceback:\n{server.api.output()[-3000:]}")
-        summarise(server)
-    return [s.case for s in servers], p99_ratios(servers)
+            if "Traceback" in server.api.output():
+                raise RuntimeError(f"gunicorn logged a traceback:\n{server.api.output()[-3000:]}")
+            summarise(server)
+        cases += [s.case for s in servers]
+        ratios += p99_ratios(servers)
+    return cases, ratios
 
 
 def print_table(cases: list[Case]) -> None:
     print(
         "| code | store | models | p50 ms | p99 ms | req/s | store req/s | req/look | boot s "
-        "| timeouts |"
+        "| timeouts | unsettled |"
     )
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for c in cases:
         store_rps = "-" if c.store_rps is None else f"{c.store_rps:,.1f}"
         per_look = "-" if c.per_look is None else f"{c.per_look:,.1f}"
         print(
             f"| {c.code} | {c.store} | {c.models:,} | {c.p50_ms:.1f} | {c.p99_ms:.1f} "
-            f"| {c.rps:,.0f} | {store_rps} | {per_look} | {c.boot_s:.0f} | {c.timeouts} |",
+            f"| {c.rps:,.0f} | {store_rps} | {per_look} | {c.boot_s:.0f} | {c.timeouts} "
+            f"| {c.unsettled} |",
             flush=True,
         )
 

@@ -35,5 +35,5 @@ def test_a_tiny_run_prints_both_stores_and_one_request_per_look_on_s3(tmp_path):
 
 HEADER = [
     "code", "store", "models", "p50 ms", "p99 ms", "req/s", "store req/s", "req/look",
-    "boot s", "timeouts",
+    "boot s", "timeouts", "unsettled",
 ]  # fmt: skip
