@@ -24,7 +24,15 @@ from ..data.features import FeatureSet, FeatureSpec
 from . import promotion
 from .fitting import Fitted, Progress, TrainingDiverged, fit_models
 from .judging import Evaluation, evaluate
-from .metadata import Baseline, DataSummary, HistorySummary, Metrics, ModelMeta, Promotion
+from .metadata import (
+    Baseline,
+    DataSummary,
+    HistorySummary,
+    Importance,
+    Metrics,
+    ModelMeta,
+    Promotion,
+)
 from .plots import loss_curve_png
 from .request import TrainRequest, load
 from .spec import StoredHyperparameters, TrainSpec
@@ -49,6 +57,7 @@ class TrainResult:
     features: list[FeatureSpec]
     epochs_run: int
     stopped_early: bool
+    importance: list[Importance]
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ def publish(
     return TrainResult(
         spec.model, published.version, result.metrics, published.current, store.location,
         result.baseline, reason, prepared.target.task, prepared.specs,
-        final.history.epochs_run, final.history.epochs_run < final.epochs,
+        final.history.epochs_run, final.history.epochs_run < final.epochs, result.importance,
     )  # fmt: skip
 
 
