@@ -158,3 +158,16 @@ def test_example_matching_refuses_what_a_user_would_notice(output):
 def test_example_matching_refuses_other_words():
     assert _fails(["model penguins version 1 (current)"], "model penguins version 1 (not promoted)")
     assert _fails(["HTTP/1.1 202 ACCEPTED"], "HTTP/1.1 200 OK")
+
+
+def test_examples_are_read_with_their_continuations_and_outputs():
+    text = "\n".join([
+        "```", "$ curl -s -X POST x -d '{\"a\": 1,", "   \"b\": 2}'", '{"ok":true}',
+        "$ nns-train --data f.csv \\", "    --target t", "nns-train: error: no", "", "```",
+        "```", "docker compose up", "```", "```python", "print(1)", "```",
+    ])  # fmt: skip
+    found = examples(text)
+    assert [(e.line, e.kind) for e in found] == [(2, "shell"), (5, "shell"), (14, "python")]
+    assert found[0].command.endswith('"b": 2}\'') and found[0].shown == ['{"ok":true}']
+    assert found[1].command.endswith("--target t") and found[1].fails
+    assert found[2].command == "print(1)" and not found[0].fails
