@@ -103,7 +103,8 @@ PATH = re.compile(  # a path of this repository, as prose and commands name them
 ARRIVING = {
     "scripts/bench/", "tests/support/", "scripts/bench/bench_serve.py",
     "scripts/bench/bench_tabular.py", "scripts/bench/bench_train.py", "scripts/bench/real_data.py",
-    "scripts/bench/soak.py", "scripts/bench/tabular_data.py",
+    "scripts/bench/soak.py", "scripts/bench/tabular_data.py", "scripts/bench/bare_app.py",
+    "scripts/bench/wrk/post.lua",
 }  # fmt: skip
 
 
