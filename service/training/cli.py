@@ -107,8 +107,9 @@ class ProgressBar:
         if self.open:
             self.stream.write(f"\r{' ' * (self.width + 40)}\r")
         if result.metrics.evaluated_on == "cross_validation":
+            n = result.epochs_run
             self.stream.write(
-                f"the published model trained {result.epochs_run} epochs on every row "
+                f"the published model trained {n} epoch{'s' if n != 1 else ''} on every row "
                 "(the epochs the folds' early stopping chose)\n"
             )
         elif result.stopped_early:

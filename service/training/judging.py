@@ -72,7 +72,7 @@ def evaluate(
 
 def _spread(
     new: list[Answers], trivial: list[Answers], scored: list[np.ndarray], y, k: int, key: str
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float] | None, list[float] | None]:
     """Return the primary metric of the model and of the baseline per fold; one holdout set is
     cut into FOLDS parts, so its spread is measured the same way."""
     if len(scored) == 1 and len(scored[0]) >= 2 * validation.FOLDS:
@@ -80,6 +80,8 @@ def _spread(
         new = [new[0].take(p) for p in parts]
         trivial = [trivial[0].take(p) for p in parts]
         scored = [scored[0][p] for p in parts]
+    if len(scored) < 2:  # the training rows: no spread to measure
+        return None, None
     model = [evaluation.scores(a, y[r], k)[key] for a, r in zip(new, scored, strict=True)]
     base = [evaluation.scores(a, y[r], k)[key] for a, r in zip(trivial, scored, strict=True)]
     return model, base
