@@ -249,26 +249,42 @@ def test_nginx_own_errors_have_the_api_shape(tmp_path):
 def test_without_a_proxy_the_worker_timeout_frees_held_workers_and_logs_why(tmp_path, store):
     """gunicorn alone (no proxy): NNS_TIMEOUT frees a worker a slow client holds, and says why.
 
-    One slow connection of each kind takes one of three sync workers; the reader's batch is
-    large enough (6.7 MB) that its answer does not fit in the sockets' buffers.
+    One slow connection of each kind takes one of three sync workers. The reader's answer must
+    not fit in the kernel's socket buffers (a sender's grows to tcp_wmem's maximum, 4 MiB by
+    default), so its batch is sized from that: 150,000 rows (6.7 MB) or more.
     """
-    limits = {"NNS_MAX_BATCH": "200000", "NNS_MAX_BODY_BYTES": str(32 * 2**20)}
-    api = Gunicorn(tmp_path, workers=3, NNS_TIMEOUT="3", NNS_LOG_LEVEL="INFO", **limits)
+    wmem_max = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    rows = max(150_000, int(1.5 * wmem_max / len(json.dumps(ROW))))
+    limits = {"NNS_MAX_BATCH": str(rows), "NNS_MAX_BODY_BYTES": str(60 * rows)}
+    api = Gunicorn(tmp_path, workers=3, NNS_TIMEOUT="4", NNS_LOG_LEVEL="INFO", **limits)
+    attack = None
     try:
         api.wait_ready()
-        figures = slow_clients(
-            api.url,
-            *("--slow", "3", "--rows", "150000", "--drip", "0.5", "--hold", "4"),
-            *("--settle", "0.5", "--interval", "0.5", "--after", "5", "--timeout", "4"),
-        )
-        assert figures["after"]["failures"] == {}, figures  # replaced workers serve again
+        argv = [sys.executable, str(ROOT / "scripts" / "slow_clients.py"), api.url, "--json"]
+        argv += ["--slow", "3", "--rows", str(rows), "--drip", "0.5", "--hold", "60"]
+        attack = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def causes() -> dict[str, dict]:
+            lines = [json.loads(s) for s in api.output().splitlines() if '"cause"' in s]
+            return {line["cause"]: line for line in lines}
+
+        wait_until(lambda: {"headers", "body", "response"} <= set(causes()), 40, what="causes")
+        attack.kill()
+        attack.wait(10)
+
+        def predicts() -> bool:  # the replaced workers serve once the slow clients are gone
+            try:
+                return http("POST", api.url + "/predict", ROW, timeout=5)[0] == 200
+            except OSError:
+                return False
+
+        wait_until(predicts, 30, what="a prediction after the slow clients went")
     finally:
+        if attack is not None and attack.poll() is None:
+            attack.kill()
         api.stop()
-    lines = [json.loads(line) for line in api.output().splitlines() if '"cause"' in line]
-    causes = {line["cause"]: line for line in lines}
-    assert {"headers", "body", "response"} <= set(causes), lines
-    for cause, line in causes.items():
-        assert line["level"] == "ERROR" and "after 3 s (NNS_TIMEOUT)" in line["message"]
+    for cause, line in causes().items():
+        assert line["level"] == "ERROR" and "after 4 s (NNS_TIMEOUT)" in line["message"]
         assert re.fullmatch(r"127\.0\.0\.1:\d+", line["client"]), line
         if cause != "headers":  # the request line was read: which request, and its id
             assert (line["method"], line["path"]) == ("POST", "/predict"), line
