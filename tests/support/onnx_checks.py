@@ -91,27 +91,22 @@ def reference(predictor: Predictor, rows: list[dict]) -> list[dict]:
                 X[np.array(gaps, dtype=bool), cols] = math.nan
         at += spec.width
     with np.errstate(invalid="ignore"):
-        out = predictor.forward(X)
-    return _answers_of(predictor, out)
+        finite = np.isfinite(predictor.forward(X)).all(axis=1)
+    out: list[dict] = [_nan_answer(predictor) for _ in range(n)]
+    if finite.any():
+        for i, answer in zip(np.flatnonzero(finite), predictor.predictions(X[finite]), strict=True):
+            out[i] = answer
+    return out
 
 
-def _answers_of(predictor: Predictor, out: np.ndarray) -> list[dict]:
-    """Return predictions() of network outputs, NaN rows included (predictions() refuses them)."""
+def _nan_answer(predictor: Predictor) -> dict:
+    """The answer of a row with no finite output: NaN numbers, no label."""
     if predictor.task == "regression":
-        return [{"prediction": v} for v in out[:, 0].tolist()]
-    with np.errstate(invalid="ignore"):
-        idx = predictor.net.class_indices(out)
-    labels = [predictor.classes[i] for i in idx.tolist()]
-    if predictor.task == "binary":
-        return [
-            {"label": lab, "probability": q}
-            for lab, q in zip(labels, out[:, 0].tolist(), strict=True)
-        ]
-    best = out[np.arange(len(idx)), idx].tolist()
-    return [
-        {"label": lab, "probability": q, "probabilities": row}
-        for lab, q, row in zip(labels, best, out.tolist(), strict=True)
-    ]
+        return {"prediction": math.nan}
+    answer = {"label": None, "probability": math.nan}
+    if predictor.task == "multiclass":
+        answer["probabilities"] = [math.nan] * len(predictor.classes)
+    return answer
 
 
 def assert_same(got: list[dict], expected: list[dict], rows: list[int] | None = None) -> None:
