@@ -13,6 +13,11 @@ One input per feature, under the feature's name, shape [N, 1]:
 
 The columns are concatenated in the network's input order and standardised with the stored
 mean and scale (Scaler). The whole is float32.
+
+Where /predict refuses a row the graph cannot: a NaN in a number feature that had no missing
+value in training passes through and makes that row's outputs NaN (an infinite number passes
+through too); an empty string in a text feature that had none is a value never seen, scored at
+the training mean.
 """
 
 from __future__ import annotations
