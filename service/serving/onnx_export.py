@@ -7,7 +7,8 @@ and the answers, named and shaped as the V2 outputs are (service/serving/v2/outp
 * classifiers: `probability` float [N, 1] (binary: the probability of classes[1], /predict's
   `probability`) or [N, classes] (multiclass: /predict's `probabilities`), and `label` [N] (int64,
   bool, double or string, as V2 types labels);
-* regression: `prediction` float [N, 1] in the target's own units.
+* regression: `prediction` double [N, 1] in the target's own units (computed in float32, sent
+  as double as V2 sends it, so a client of one reads the other).
 
 Standard ai.onnx (opset 17) and ai.onnx.ml (opset 3) operators only; the model's metadata
 (name, version, task, classes, features, data fingerprint) is in metadata_props. Needs the
@@ -125,8 +126,9 @@ def _regression(graph: Graph, model: TrainedModel, out: str) -> None:
     scale = graph.const("target.scale", np.array([model.target_scale], dtype=np.float32))
     mean = graph.const("target.mean", np.array([model.target_mean], dtype=np.float32))
     value = graph.op("Add", [graph.op("Mul", [out, scale], "target"), mean], "target")
+    value = graph.op("Cast", [value], "prediction", to=TensorProto.DOUBLE)
     text = f"the prediction in {model.meta.target!r}'s units"
-    graph.output("prediction", value, TensorProto.FLOAT, [BATCH, 1], text)
+    graph.output("prediction", value, TensorProto.DOUBLE, [BATCH, 1], text)
 
 
 def _classifier(graph: Graph, model: TrainedModel, out: str) -> None:

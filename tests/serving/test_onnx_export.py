@@ -17,6 +17,7 @@ from service.nn import HIDDEN_ACTIVATIONS
 from service.serving.onnx_export import ACTIVATION_OPS, export, to_bytes
 from service.serving.onnx_graph import NotExportable
 from service.serving.predictor import Predictor
+from service.serving.v2.outputs import declared
 from service.training.pipeline import run, train_model
 from service.training.request import TrainRequest
 from service.training.spec import Hyperparameters, TrainSpec
@@ -188,6 +189,19 @@ def test_the_graph_is_checked_and_describes_the_model(store, name):
     ]
     if model.task != "regression":
         assert json.loads(props["classes"]) == model.classes
+
+
+V2_TYPES = {"FP32": "float", "FP64": "double", "INT64": "int64", "BOOL": "bool", "BYTES": "string"}
+
+
+@pytest.mark.parametrize("name", [*datasets.BUILTIN, *TARGETS, "flags"])
+def test_the_outputs_are_named_typed_and_shaped_as_the_v2_outputs(store, name):
+    """A client of /v2/models/{name}/infer reads Triton serving the exported file alike."""
+    model = predictor(store, name)
+    outputs = session(to_bytes(model)).get_outputs()
+    got = [(o.name, o.type, [-1 if d == "N" else d for d in o.shape]) for o in outputs]
+    want = [(t["name"], f"tensor({V2_TYPES[t['datatype']]})", t["shape"]) for t in declared(model)]
+    assert got == want
 
 
 def test_a_feature_named_like_an_output_is_refused_with_the_reason(tmp_path):
