@@ -29,7 +29,7 @@ from onnx import TensorProto
 
 from ..data.features import FeatureSpec
 from ..training.model import TrainedModel
-from .onnx_graph import ML, Graph
+from .onnx_graph import ML, Graph, NotExportable
 from .v2.signature import feature_input
 
 
@@ -72,11 +72,19 @@ def _doc(spec: FeatureSpec) -> str:
     return text + "; any other text is scored at the training mean of this feature's columns"
 
 
+KINDS = ("numeric", "binary", "categorical")  # the feature kinds this graph knows how to read
+
+
 def scaled_inputs(graph: Graph, model: TrainedModel) -> str:
     """Declare one input per feature; return the name of the scaled matrix: (N, width)."""
     mean = np.asarray(model.scaler.mean, dtype=np.float64)
     columns, at = [], 0
     for spec in model.meta.features:
+        if spec.type not in KINDS:  # a kind added later must not be read as another one
+            raise NotExportable(
+                f"feature {spec.name!r} is of kind {spec.type!r}, which ONNX export does not "
+                f"handle yet (it handles {', '.join(KINDS)})"
+            )
         graph.claim(spec.name, "feature")
         if takes_text(spec):
             graph.input(spec.name, TensorProto.STRING, 1, _doc(spec))

@@ -211,3 +211,13 @@ def test_a_feature_named_like_an_output_is_refused_with_the_reason(tmp_path):
     train_model(spec, from_rows(rows, "y"), store)
     with pytest.raises(NotExportable, match="feature 'label'"):
         export(predictor(store, "clash"))
+
+
+def test_a_feature_kind_the_exporter_does_not_know_is_refused(store):
+    model = predictor(store, "xor")
+    unknown = model.meta.features[0].model_construct(
+        **{**model.meta.features[0].__dict__, "type": "later"}
+    )
+    model.meta = model.meta.model_copy(update={"features": [unknown, *model.meta.features[1:]]})
+    with pytest.raises(NotExportable, match="of kind 'later'"):
+        export(model)
