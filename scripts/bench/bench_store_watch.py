@@ -6,9 +6,10 @@ of one small trained model (the diabetes recipe, 3-4-1) named m0000, m0001, ...,
 with the production command line (2 sync workers, NNS_RELOAD_INTERVAL 1 s), waits until every
 worker answers, then loads POST /models/m0000/predict with `wrk -t1 -c16` for a few rounds.
 A checkout's filesystem and S3 cases are served at once and loaded in turns, round after
-round, so that the machine's other work hits them alike; each round waits until the servers
-and moto are nearly idle (the code before this change goes on looking at the store for the
-requests wrk left queued).
+round, so that the machine's other work hits them alike; the servers not being loaded are
+stopped (SIGSTOP: their watchers would load the machine), and each round waits until the
+server and moto are nearly idle (the code before this change goes on looking at the store for
+the requests wrk left queued).
 It prints the medians of p50, p99 and requests per second (and, per checkout, the median of
 the rounds' ratios of S3's p99 to the filesystem's), and for S3 the object-store requests
 per second per instance (from moto's request log, so every request that reached the server
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -68,8 +70,8 @@ class Case:
     store: str  # "filesystem" or "S3 (moto)"
     models: int
     boot_s: float = 0.0
-    p50_ms: float = 0.0
-    p99_ms: float = 0.0
+    p50_ms: float | None = None  # None: no request answered within a round
+    p99_ms: float | None = None
     rps: float = 0.0
     timeouts: int = 0  # requests wrk gave up on (60 s), all rounds
     unsettled: int = 0  # rounds started while the machine was still busy with the last one
@@ -182,8 +184,10 @@ def load_once(server: Server, seconds: int, moto: S3Server) -> None:
 def summarise(server: Server) -> None:
     """Keep the medians over the rounds in the server's case."""
     case, rounds = server.case, server.rounds
-    case.p50_ms = statistics.median(r["p50_us"] for r in rounds) / 1000
-    case.p99_ms = statistics.median(r["p99_us"] for r in rounds) / 1000
+    answered = [r for r in rounds if r["requests"]]  # wrk has no latency for no answer
+    if answered:
+        case.p50_ms = statistics.median(r["p50_us"] for r in answered) / 1000
+        case.p99_ms = statistics.median(r["p99_us"] for r in answered) / 1000
     case.rps = statistics.median(r["requests"] / (r["duration_us"] / 1e6) for r in rounds)
     case.timeouts = sum(r["errors"]["timeout"] for r in rounds)
     if server.client:
@@ -198,9 +202,10 @@ def p99_ratios(servers: list[Server]) -> list[str]:
         by_store = {s.case.store: s.rounds for s in servers if s.case.code == code}
         if len(by_store) == 2:
             fs, s3 = by_store["filesystem"], by_store["S3 (moto)"]
-            ratio = statistics.median(
-                b["p99_us"] / a["p99_us"] for a, b in zip(fs, s3, strict=True)
-            )
+            pairs = [(a, b) for a, b in zip(fs, s3, strict=True) if a["requests"] and b["requests"]]
+            if not pairs:
+                continue
+            ratio = statistics.median(b["p99_us"] / a["p99_us"] for a, b in pairs)
             lines.append(
                 f"{code}, {servers[0].case.models:,} models: p99 S3 / filesystem {ratio:.2f}"
             )
@@ -214,16 +219,23 @@ def cpu_used(pids: list[int], seconds: float = 1.0) -> list[float]:
     return [cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
 
 
-def settle(servers: list[Server], moto: S3Server) -> bool:
-    """Wait until moto and the workers are nearly idle (the code before this change goes on
-    looking for the requests wrk left queued); False if they were not within 3 minutes."""
-    workers = [pid for s in servers for pid in s.api.worker_pids()]
+def settle(server: Server, moto: S3Server) -> bool:
+    """Wait until moto and the server's workers are nearly idle (the code before this change
+    goes on looking for the requests wrk left queued); False if not within 3 minutes."""
     deadline = time.monotonic() + 180
-    # Idle, a watcher's looks take a few per cent of a core (1,000 models), moto's LISTs less.
-    while (used := cpu_used([moto.proc.pid, *workers]))[0] > 0.2 or max(used[1:]) > 0.15:
+    # Idle with 1,000 models, a watcher's looks take about 5% of a core, and moto answering
+    # them 40%; the code before this change looking for queued requests keeps moto busy.
+    while (used := cpu_used([moto.proc.pid, *server.api.worker_pids()]))[0] > 0.6 or max(
+        used[1:]
+    ) > 0.15:
         if time.monotonic() > deadline:
             return False
     return True
+
+
+def signal_group(server: Server, sig: int) -> None:
+    """Send a signal to a server's master and workers (its own session and process group)."""
+    os.killpg(server.api.pid, sig)
 
 
 def run_models(models: int, codes, stores, template, moto, args, tmp) -> tuple[list, list]:
@@ -238,13 +250,18 @@ def run_models(models: int, codes, stores, template, moto, args, tmp) -> tuple[l
                 servers.append(start_server(case, code, template, moto, tmp))
             for server in servers:
                 wait_serving(server, started)
+            for server in servers:
+                signal_group(server, signal.SIGSTOP)
             for _ in range(args.rounds):  # interleaved: the machine's load hits each alike
                 for server in servers:
-                    settled = settle(servers, moto)
-                    server.case.unsettled += not settled
+                    # Only this one runs: an idle server's watchers would load the machine.
+                    signal_group(server, signal.SIGCONT)
+                    server.case.unsettled += not settle(server, moto)
                     load_once(server, args.duration, moto)
+                    signal_group(server, signal.SIGSTOP)
         finally:
             for server in servers:
+                signal_group(server, signal.SIGCONT)
                 server.api.stop()
         for server in servers:
             if "Traceback" in server.api.output():
@@ -263,9 +280,10 @@ def print_table(cases: list[Case]) -> None:
     print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for c in cases:
         store_rps = "-" if c.store_rps is None else f"{c.store_rps:,.1f}"
+        p50, p99 = ("none", "none") if c.p50_ms is None else (f"{c.p50_ms:.1f}", f"{c.p99_ms:.1f}")
         per_look = "-" if c.per_look is None else f"{c.per_look:,.1f}"
         print(
-            f"| {c.code} | {c.store} | {c.models:,} | {c.p50_ms:.1f} | {c.p99_ms:.1f} "
+            f"| {c.code} | {c.store} | {c.models:,} | {p50} | {p99} "
             f"| {c.rps:,.0f} | {store_rps} | {per_look} | {c.boot_s:.0f} | {c.timeouts} "
             f"| {c.unsettled} |",
             flush=True,
