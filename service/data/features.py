@@ -6,9 +6,10 @@ encodes the columns into the network's input matrix, or reports located problems
 types that validate and document JSON rows are generated here from the same specs.
 
 Kinds: numeric (a finite number, standardised later with the network's scaler), binary (one of
-two values, encoded 0 and 1) and categorical (one of the categories seen in training, one-hot).
-A feature that had missing values in training is `nullable`: null is imputed with `impute`
-(numeric) or encoded as its own category (categorical).
+two values, encoded 0 and 1), categorical (one of the categories seen in training, one-hot) and
+date (ISO-8601 text, encoded as days since 1970-01-01, then standardised like a number). A
+feature that had missing values in training is `nullable`: null is imputed with `impute`
+(numeric, date) or encoded as its own category (categorical).
 """
 
 from __future__ import annotations
@@ -18,19 +19,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    StringConstraints,
+    Tag,
+    TypeAdapter,
+)
 from typing_extensions import TypedDict
 
+from . import dates
+from .categorical import Categorical
+
 Label = str | bool | int | float  # a target value or a binary/categorical feature value
-Kind = Literal["numeric", "binary", "categorical"]
+Kind = Literal["numeric", "binary", "categorical", "date"]
 
 # A float equal to 0 or 1: JSON Schema (the OpenAPI document) counts 1.0 as an integer, and a
 # strict int would refuse it; as fast as the strict int, and rows become float64 anyway.
 ZeroOne = Annotated[float, Strict(), Field(ge=0, le=1, multiple_of=1, allow_inf_nan=False)]
 Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+IsoDate = Annotated[str, StringConstraints(pattern=dates.PATTERN)]
 
 
 class FeatureSpec(BaseModel):
@@ -40,13 +54,19 @@ class FeatureSpec(BaseModel):
 
     name: str
     type: Kind
-    min: float | None = Field(None, description="Smallest value seen in training (numbers).")
-    max: float | None = Field(None, description="Largest value seen in training (numbers).")
+    min: float | None = Field(
+        None, description="Smallest value seen in training (numbers; dates: days since 1970)."
+    )
+    max: float | None = Field(
+        None, description="Largest value seen in training (numbers; dates: days since 1970)."
+    )
     values: list[Label] | None = Field(
         None, description="binary: the values encoded 0 and 1; categorical: the categories."
     )
     nullable: bool = Field(False, description="Had missing values in training: null is accepted.")
-    impute: float | None = Field(None, description="numeric: the value used for null (median).")
+    impute: float | None = Field(
+        None, description="numeric, date: the value used for null (the median)."
+    )
 
     @property
     def zero_one(self) -> bool:
@@ -57,9 +77,14 @@ class FeatureSpec(BaseModel):
         return self.type == "binary" and values in (None, [0, 1], [0.0, 1.0])
 
     @property
+    def takes_numbers(self) -> bool:
+        """Tell whether raw values are numbers that encode as themselves (numeric or 0/1)."""
+        return self.type == "numeric" or self.zero_one
+
+    @property
     def numeric_input(self) -> bool:
-        """Tell whether raw values are plain numbers (numeric or 0/1), so a float column works."""
-        return (self.type == "numeric" or self.zero_one) and not self.nullable
+        """Tell whether every raw value is a plain number (no null), so a float column works."""
+        return self.takes_numbers and not self.nullable
 
     @property
     def width(self) -> int:
@@ -70,28 +95,67 @@ class FeatureSpec(BaseModel):
 
     def example(self) -> Label:
         """Return a plausible value: the imputation value, the middle of the range, a value."""
-        if self.type != "numeric":
+        if self.type not in ("numeric", "date"):
             return (self.values or [0, 1])[-1 if self.zero_one else 0]
         if self.impute is not None:
-            return self.impute
-        low, high = self.min or 0.0, self.max if self.max is not None else 1.0
-        return round((low + high) / 2, 6)
+            middle = self.impute
+        else:
+            low, high = self.min or 0.0, self.max if self.max is not None else 1.0
+            middle = round((low + high) / 2, 6)
+        return dates.text_of(round(middle)) if self.type == "date" else middle
 
-    def json_type(self) -> Any:
-        """Return the pydantic type of this feature's value in a JSON row."""
+    def describe(self) -> str:
+        """Return one line for people: the kind, its values or range, and how null is handled."""
+        if self.type == "date":
+            low, high = dates.text_of(self.min or 0.0), dates.text_of(self.max or 0.0)
+            line = f"date (ISO-8601 text) from {low} to {high}, read as days since 1970-01-01"
+        elif self.type == "numeric":
+            line = f"numeric [{self.min:g}, {self.max:g}]"
+        else:
+            values = self.values or []
+            shown = ", ".join(str(v) for v in values[:8])
+            more = f", ... ({len(values)} in all)" if len(values) > 8 else ""
+            line = f"{self.type}: {shown}{more}"
+            if self.type == "categorical" and _mixed(values):
+                line += " (numbers and words in one column: read as categories)"
+        if not self.nullable:
+            return line
+        if self.type == "categorical":
+            return line + " + missing as a category"
+        shown = dates.text_of(self.impute or 0.0) if self.type == "date" else f"{self.impute:g}"
+        return line + f", missing values imputed with {shown}"
+
+    def value_type(self) -> Any:
+        """Return the pydantic type of this feature's value in a JSON row, undocumented."""
         if self.zero_one:
             kind: Any = ZeroOne
-            text = f"binary feature, trained on [{self.min or 0:g}, {self.max or 1:g}]"
         elif self.type == "numeric":
             kind = Finite
-            text = f"numeric feature, trained on [{self.min:g}, {self.max:g}]"
+        elif self.type == "date":
+            kind = IsoDate
         else:
             kind = Literal[tuple(self.values or [])]
+        return kind | None if self.nullable else kind
+
+    def json_type(self) -> Any:
+        """Return the pydantic type of this feature's value in a JSON row, with its description."""
+        if self.zero_one:
+            text = f"binary feature, trained on [{self.min or 0:g}, {self.max or 1:g}]"
+        elif self.type == "numeric":
+            text = f"numeric feature, trained on [{self.min:g}, {self.max:g}]"
+        elif self.type == "date":
+            low, high = dates.text_of(self.min or 0.0), dates.text_of(self.max or 0.0)
+            text = f"date feature ({dates.FORMAT}), trained on {low} to {high}"
+        else:
             text = f"{self.type} feature: one of {_listing(self.values or [])}"
         if self.nullable:
-            kind = kind | None
             text += "; null is accepted"
-        return Annotated[kind, Field(description=text)]
+        return Annotated[self.value_type(), Field(description=text)]
+
+
+def _mixed(values: Sequence[Label]) -> bool:
+    kinds = {isinstance(v, str) for v in values if not isinstance(v, bool)}
+    return kinds == {True, False}
 
 
 def _listing(values: Sequence[Label]) -> str:
@@ -128,6 +192,7 @@ class FeatureSet:
         self._zero_one = np.array([s.zero_one for s in self.specs], dtype=bool)
         self._all_zero_one, self._any_zero_one = self._zero_one.all(), self._zero_one.any()
         self._zero_one_list = self._zero_one.tolist()
+        self._json_types = [_json_types(s) for s in self.specs]
         names = self.names
         self._getter = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
 
@@ -207,8 +272,8 @@ class FeatureSet:
             columns = [[row[name] for row in rows] for name in self.names]
         except (TypeError, KeyError, OverflowError, FeatureError):
             return None
-        for spec, column in zip(self.specs, columns, strict=True):
-            if not set(map(type, column)) <= _json_types(spec):
+        for allowed, column in zip(self._json_types, columns, strict=True):
+            if not set(map(type, column)) <= allowed:
                 return None
         try:
             return self.encode(columns)
@@ -281,11 +346,19 @@ _NOT_A_NUMBER = "must be a number"
 
 def _json_types(spec: FeatureSpec) -> set[type]:
     """Return the Python types of the JSON values this feature accepts without coercion."""
-    if spec.type == "numeric" or spec.zero_one:
-        allowed = set(_NUMBERS)
-    else:
-        allowed = {type(v) for v in spec.values or []}
-    return allowed | {type(None)} if spec.nullable else allowed
+    return _python_types(spec.value_type())
+
+
+def _python_types(kind: Any) -> set[type]:
+    """Return the Python types a pydantic type of json_type() accepts from JSON as they are."""
+    origin = get_origin(kind)
+    if origin is Annotated:
+        return _python_types(get_args(kind)[0])
+    if origin is Union:
+        return set().union(*map(_python_types, get_args(kind)))
+    if origin is Literal:
+        return {type(v) for v in get_args(kind)}
+    return set(_NUMBERS) if kind is float else {kind}  # a strict float takes JSON integers
 
 
 def _check_numbers(spec: FeatureSpec, values: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -303,7 +376,9 @@ def _check_numbers(spec: FeatureSpec, values: np.ndarray) -> tuple[np.ndarray | 
 
 def _encode(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:
     """Write one feature's encoding into out: (n, width); return (bad rows, message)."""
-    if spec.type == "numeric" or spec.zero_one:
+    if spec.type == "date":
+        return _encode_dates(spec, column, out)
+    if spec.takes_numbers:
         try:
             values, missing = _numbers(column, spec)
         except _NotNumbers as exc:
@@ -317,7 +392,11 @@ def _encode(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | No
     index = {_key(v): i for i, v in enumerate(allowed)}
     if spec.nullable:
         index[_key(None)] = len(allowed)
-    codes = np.fromiter((index.get(_key(v), -1) for v in column), dtype=np.int64, count=len(column))
+    if isinstance(column, Categorical):  # training data: look up each category once
+        table = [index.get(_key(v), -1) for v in [*column.categories, None]]
+        codes = np.array(table, dtype=np.int64)[column.codes]
+    else:
+        codes = np.fromiter((index.get(_key(v), -1) for v in column), np.int64, count=len(column))
     bad = np.flatnonzero(codes < 0)
     if spec.type == "binary":
         out[:, 0] = codes
@@ -329,6 +408,39 @@ def _encode(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | No
         null = " or null" if spec.nullable else ""
         return bad, f"accepts only one of {_listing(allowed)}{null}"
     return None, ""
+
+
+def _encode_dates(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Write days since 1970-01-01 into out: (n, 1); return (bad rows, message)."""
+    if isinstance(column, np.ndarray) and column.dtype.kind == "M":
+        values, bad = dates.days(column), np.empty(0, dtype=np.int64)
+    else:
+        texts = column.categories if isinstance(column, Categorical) else column
+        pairs = [_day(v) for v in texts]
+        table = np.array([day for day, _ in pairs], dtype=np.float64)
+        wrong = np.array([w for _, w in pairs], dtype=bool)
+        if isinstance(column, Categorical):
+            values = np.append(table, np.nan)[column.codes]
+            bad = np.flatnonzero(np.append(wrong, False)[column.codes])
+        else:
+            values, bad = table, np.flatnonzero(wrong)
+    gaps = np.isnan(values)
+    if not spec.nullable:
+        bad = np.union1d(bad, np.flatnonzero(gaps))
+    values[gaps] = spec.impute if spec.impute is not None else 0.0
+    out[:, 0] = values
+    if bad.size:
+        null = " or null" if spec.nullable else ""
+        return bad, f"must be an ISO-8601 date ({dates.FORMAT}){null}"
+    return None, ""
+
+
+def _day(value: Any) -> tuple[float, bool]:
+    """Return (days since 1970, or NaN when missing or wrong; whether it is wrong)."""
+    if value is None:
+        return math.nan, False
+    days = dates.days_of(value) if isinstance(value, str) else None
+    return (math.nan, True) if days is None else (days, False)
 
 
 def _key(value: Any) -> tuple:
