@@ -123,7 +123,7 @@ def read_csv_bytes(
     _check_header(header, target, exclude, delimiter)
     point = decimal or detect_decimal(sample, delimiter)
     if point not in DECIMALS or point == delimiter:
-        raise DatasetError(f"the decimal mark must be '.' or ',' and differ from the delimiter")
+        raise DatasetError("the decimal mark must be '.' or ',' and differ from the delimiter")
     keep = [h for h in header if h not in exclude]
     markers = sorted({m.strip().lower() for m in na})
     try:

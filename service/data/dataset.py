@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 
 from . import dates
-from .categorical import Categorical, order
+from .categorical import Categorical
 
 MAX_PROBLEMS = 20  # problems listed in one error; the count says how many more there were
 

@@ -5,11 +5,8 @@ raw columns from any source (JSON rows, V2 tensors, CSV columns): it checks ever
 encodes the columns into the network's input matrix, or reports located problems. The pydantic
 types that validate and document JSON rows are generated here from the same specs.
 
-Kinds: numeric (a finite number, standardised later with the network's scaler), binary (one of
-two values, encoded 0 and 1), categorical (one of the categories seen in training, one-hot) and
-date (ISO-8601 text, encoded as days since 1970-01-01, then standardised like a number). A
-feature that had missing values in training is `nullable`: null is imputed with `impute`
-(numeric, date) or encoded as its own category (categorical).
+What each kind of feature is lives in service/data/featurespec.py; how one column is encoded,
+in service/data/encoding.py.
 """
 
 from __future__ import annotations
@@ -22,144 +19,20 @@ from operator import itemgetter
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Strict,
-    StringConstraints,
-    Tag,
-    TypeAdapter,
-)
+from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from typing_extensions import TypedDict
 
-from . import dates
-from .categorical import Categorical
+from .encoding import (
+    NOT_A_NUMBER,
+    NUMBERS,
+    NotNumbers,
+    check_numbers,
+    encode_column,
+    numbers_of,
+)
+from .featurespec import FeatureSpec, Kind, Label
 
-Label = str | bool | int | float  # a target value or a binary/categorical feature value
-Kind = Literal["numeric", "binary", "categorical", "date"]
-
-# A float equal to 0 or 1: JSON Schema (the OpenAPI document) counts 1.0 as an integer, and a
-# strict int would refuse it; as fast as the strict int, and rows become float64 anyway.
-ZeroOne = Annotated[float, Strict(), Field(ge=0, le=1, multiple_of=1, allow_inf_nan=False)]
-Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-IsoDate = Annotated[str, StringConstraints(pattern=dates.PATTERN)]
-
-
-class FeatureSpec(BaseModel):
-    """One input column as the model was trained on it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    type: Kind
-    min: float | None = Field(
-        None, description="Smallest value seen in training (numbers; dates: days since 1970)."
-    )
-    max: float | None = Field(
-        None, description="Largest value seen in training (numbers; dates: days since 1970)."
-    )
-    values: list[Label] | None = Field(
-        None, description="binary: the values encoded 0 and 1; categorical: the categories."
-    )
-    nullable: bool = Field(False, description="Had missing values in training: null is accepted.")
-    impute: float | None = Field(
-        None, description="numeric, date: the value used for null (the median)."
-    )
-
-    @property
-    def zero_one(self) -> bool:
-        """Tell whether this is a binary feature whose values are the numbers 0 and 1."""
-        values = self.values
-        if values is not None and any(isinstance(v, bool) for v in values):
-            return False  # [False, True] == [0, 1] in Python; booleans are values, not numbers
-        return self.type == "binary" and values in (None, [0, 1], [0.0, 1.0])
-
-    @property
-    def takes_numbers(self) -> bool:
-        """Tell whether raw values are numbers that encode as themselves (numeric or 0/1)."""
-        return self.type == "numeric" or self.zero_one
-
-    @property
-    def numeric_input(self) -> bool:
-        """Tell whether every raw value is a plain number (no null), so a float column works."""
-        return self.takes_numbers and not self.nullable
-
-    @property
-    def width(self) -> int:
-        """Return the number of input columns this feature takes in the network's matrix."""
-        if self.type != "categorical":
-            return 1
-        return len(self.values or []) + (1 if self.nullable else 0)
-
-    def example(self) -> Label:
-        """Return a plausible value: the imputation value, the middle of the range, a value."""
-        if self.type not in ("numeric", "date"):
-            return (self.values or [0, 1])[-1 if self.zero_one else 0]
-        if self.impute is not None:
-            middle = self.impute
-        else:
-            low, high = self.min or 0.0, self.max if self.max is not None else 1.0
-            middle = round((low + high) / 2, 6)
-        return dates.text_of(round(middle)) if self.type == "date" else middle
-
-    def describe(self) -> str:
-        """Return one line for people: the kind, its values or range, and how null is handled."""
-        if self.type == "date":
-            low, high = dates.text_of(self.min or 0.0), dates.text_of(self.max or 0.0)
-            line = f"date (ISO-8601 text) from {low} to {high}, read as days since 1970-01-01"
-        elif self.type == "numeric":
-            line = f"numeric [{self.min:g}, {self.max:g}]"
-        else:
-            values = self.values or []
-            shown = ", ".join(str(v) for v in values[:8])
-            more = f", ... ({len(values)} in all)" if len(values) > 8 else ""
-            line = f"{self.type}: {shown}{more}"
-            if self.type == "categorical" and _mixed(values):
-                line += " (numbers and words in one column: read as categories)"
-        if not self.nullable:
-            return line
-        if self.type == "categorical":
-            return line + " + missing as a category"
-        shown = dates.text_of(self.impute or 0.0) if self.type == "date" else f"{self.impute:g}"
-        return line + f", missing values imputed with {shown}"
-
-    def value_type(self) -> Any:
-        """Return the pydantic type of this feature's value in a JSON row, undocumented."""
-        if self.zero_one:
-            kind: Any = ZeroOne
-        elif self.type == "numeric":
-            kind = Finite
-        elif self.type == "date":
-            kind = IsoDate
-        else:
-            kind = Literal[tuple(self.values or [])]
-        return kind | None if self.nullable else kind
-
-    def json_type(self) -> Any:
-        """Return the pydantic type of this feature's value in a JSON row, with its description."""
-        if self.zero_one:
-            text = f"binary feature, trained on [{self.min or 0:g}, {self.max or 1:g}]"
-        elif self.type == "numeric":
-            text = f"numeric feature, trained on [{self.min:g}, {self.max:g}]"
-        elif self.type == "date":
-            low, high = dates.text_of(self.min or 0.0), dates.text_of(self.max or 0.0)
-            text = f"date feature ({dates.FORMAT}), trained on {low} to {high}"
-        else:
-            text = f"{self.type} feature: one of {_listing(self.values or [])}"
-        if self.nullable:
-            text += "; null is accepted"
-        return Annotated[self.value_type(), Field(description=text)]
-
-
-def _mixed(values: Sequence[Label]) -> bool:
-    kinds = {isinstance(v, str) for v in values if not isinstance(v, bool)}
-    return kinds == {True, False}
-
-
-def _listing(values: Sequence[Label]) -> str:
-    return ", ".join(repr(v) for v in values)
+__all__ = ["FeatureError", "FeatureSet", "FeatureSpec", "Kind", "Label", "Problem"]
 
 
 @dataclass(frozen=True)
@@ -266,7 +139,7 @@ class FeatureSet:
                 return None
             if self.numeric:
                 values = list(chain.from_iterable(map(self._getter, rows)))
-                if not set(map(type, values)) <= _NUMBERS:
+                if not set(map(type, values)) <= NUMBERS:
                     return None
                 return self.check_matrix(np.array(values, dtype=np.float64).reshape(-1, width))
             columns = [[row[name] for row in rows] for name in self.names]
@@ -302,7 +175,7 @@ class FeatureSet:
                 return X
         problems = []
         for j, spec in enumerate(self.specs):
-            bad, msg = _check_numbers(spec, X[:, j])
+            bad, msg = check_numbers(spec, X[:, j])
             if bad is not None:
                 problems.append(Problem(spec.name, j, bad.tolist(), msg))
         raise FeatureError(problems)
@@ -321,9 +194,9 @@ class FeatureSet:
             problems = []
             for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
                 try:
-                    X[:, j] = _numbers(column, spec)[0]
-                except _NotNumbers as exc:
-                    problems.append(Problem(spec.name, j, exc.rows, _NOT_A_NUMBER))
+                    X[:, j] = numbers_of(column, spec)[0]
+                except NotNumbers as exc:
+                    problems.append(Problem(spec.name, j, exc.rows, NOT_A_NUMBER))
             if problems:
                 raise FeatureError(problems)
             return self.check_matrix(X)
@@ -331,17 +204,13 @@ class FeatureSet:
         problems: list[Problem] = []
         at = 0
         for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
-            bad, msg = _encode(spec, column, X[:, at : at + spec.width])
+            bad, msg = encode_column(spec, column, X[:, at : at + spec.width])
             if bad is not None:
                 problems.append(Problem(spec.name, j, bad.tolist(), msg))
             at += spec.width
         if problems:
             raise FeatureError(problems)
         return X
-
-
-_NUMBERS = {int, float}
-_NOT_A_NUMBER = "must be a number"
 
 
 def _json_types(spec: FeatureSpec) -> set[type]:
@@ -358,137 +227,4 @@ def _python_types(kind: Any) -> set[type]:
         return set().union(*map(_python_types, get_args(kind)))
     if origin is Literal:
         return {type(v) for v in get_args(kind)}
-    return set(_NUMBERS) if kind is float else {kind}  # a strict float takes JSON integers
-
-
-def _check_numbers(spec: FeatureSpec, values: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """Return (bad rows, message) for a column of numbers, or (None, "") when all are valid."""
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(values)
-    if not finite.all():
-        return np.flatnonzero(~finite), "must be finite: NaN and Infinity are not accepted"
-    if spec.zero_one:
-        ok = (values == 0) | (values == 1)
-        if not ok.all():
-            return np.flatnonzero(~ok), "is binary: it accepts only 0 and 1"
-    return None, ""
-
-
-def _encode(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """Write one feature's encoding into out: (n, width); return (bad rows, message)."""
-    if spec.type == "date":
-        return _encode_dates(spec, column, out)
-    if spec.takes_numbers:
-        try:
-            values, missing = _numbers(column, spec)
-        except _NotNumbers as exc:
-            null = " or null" if spec.nullable else ""
-            return np.array(exc.rows), _NOT_A_NUMBER + null
-        if missing is not None:
-            values[missing] = spec.impute if spec.impute is not None else 0.0
-        out[:, 0] = values
-        return _check_numbers(spec, values)
-    allowed = list(spec.values or [])
-    index = {_key(v): i for i, v in enumerate(allowed)}
-    if spec.nullable:
-        index[_key(None)] = len(allowed)
-    if isinstance(column, Categorical):  # training data: look up each category once
-        table = [index.get(_key(v), -1) for v in [*column.categories, None]]
-        codes = np.array(table, dtype=np.int64)[column.codes]
-    else:
-        codes = np.fromiter((index.get(_key(v), -1) for v in column), np.int64, count=len(column))
-    bad = np.flatnonzero(codes < 0)
-    if spec.type == "binary":
-        out[:, 0] = codes
-    else:
-        out[...] = 0.0
-        good = np.flatnonzero(codes >= 0)
-        out[good, codes[good]] = 1.0
-    if bad.size:
-        null = " or null" if spec.nullable else ""
-        return bad, f"accepts only one of {_listing(allowed)}{null}"
-    return None, ""
-
-
-def _encode_dates(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """Write days since 1970-01-01 into out: (n, 1); return (bad rows, message)."""
-    if isinstance(column, np.ndarray) and column.dtype.kind == "M":
-        values, bad = dates.days(column), np.empty(0, dtype=np.int64)
-    else:
-        texts = column.categories if isinstance(column, Categorical) else column
-        pairs = [_day(v) for v in texts]
-        table = np.array([day for day, _ in pairs], dtype=np.float64)
-        wrong = np.array([w for _, w in pairs], dtype=bool)
-        if isinstance(column, Categorical):
-            values = np.append(table, np.nan)[column.codes]
-            bad = np.flatnonzero(np.append(wrong, False)[column.codes])
-        else:
-            values, bad = table, np.flatnonzero(wrong)
-    gaps = np.isnan(values)
-    if not spec.nullable:
-        bad = np.union1d(bad, np.flatnonzero(gaps))
-    values[gaps] = spec.impute if spec.impute is not None else 0.0
-    out[:, 0] = values
-    if bad.size:
-        null = " or null" if spec.nullable else ""
-        return bad, f"must be an ISO-8601 date ({dates.FORMAT}){null}"
-    return None, ""
-
-
-def _day(value: Any) -> tuple[float, bool]:
-    """Return (days since 1970, or NaN when missing or wrong; whether it is wrong)."""
-    if value is None:
-        return math.nan, False
-    days = dates.days_of(value) if isinstance(value, str) else None
-    return (math.nan, True) if days is None else (days, False)
-
-
-def _key(value: Any) -> tuple:
-    """Compare feature values by type as well as value: True is not 1, "1" is not 1."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return (type(value), value)
-    if isinstance(value, bytes):
-        return (str, value.decode("utf-8", "replace"))
-    if isinstance(value, int | float | np.integer | np.floating):
-        return (float, float(value))
-    return ("other", id(value))
-
-
-def _numbers(column, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return (float64 copy of a column of numbers, mask of its missing values or None).
-
-    A typed NumPy column (a V2 tensor) is taken as numbers; in a Python sequence, only int and
-    float are (never bool or text): anything else raises _NotNumbers with its rows. Numbers
-    beyond float64's range become infinite and fail the finite check.
-    """
-    if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
-        values = column.astype(np.float64).reshape(-1)
-        # A nullable feature's NaN is a missing value (training data, V2 tensors); otherwise
-        # NaN is refused by the finite check.
-        gaps = np.isnan(values) if spec.nullable else None
-        return values, gaps if gaps is not None and gaps.any() else None
-    kinds = _NUMBERS | ({type(None)} if spec.nullable else set())
-    if not set(map(type, column)) <= kinds:
-        raise _NotNumbers([i for i, v in enumerate(column) if type(v) not in kinds])
-    missing = None
-    if spec.nullable:
-        flags = np.fromiter((v is None for v in column), dtype=bool, count=len(column))
-        if flags.any():
-            missing, column = flags, [0.0 if v is None else v for v in column]
-    try:
-        return np.asarray(column, dtype=np.float64).reshape(-1), missing
-    except OverflowError:  # a Python int beyond float64: the same as an infinite value
-        return np.array([_float(v) for v in column], dtype=np.float64), missing
-
-
-class _NotNumbers(ValueError):
-    def __init__(self, rows: list[int]) -> None:
-        super().__init__("not numbers")
-        self.rows = rows
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf
+    return set(NUMBERS) if kind is float else {kind}  # a strict float takes JSON integers
