@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 
 from . import dates
-from .categorical import Categorical
+from .categorical import Categorical, order
 
 MAX_PROBLEMS = 20  # problems listed in one error; the count says how many more there were
 
@@ -132,13 +132,11 @@ class Dataset:
         digest = hashlib.sha256(orjson.dumps([*self.features, self.target]))
         for column in [*self.columns, self.y]:
             if isinstance(column, Categorical):
-                order = sorted(
-                    range(len(column.categories)), key=lambda i: order(column.categories[i])
-                )
-                remap = np.empty(len(order) + 1, dtype=np.int32)
-                remap[order] = np.arange(len(order), dtype=np.int32)
-                remap[-1] = -1
-                digest.update(orjson.dumps([column.categories[i] for i in order]))
+                used = np.flatnonzero(column.counts())  # categories of rows left out: not data
+                ranked = sorted(used.tolist(), key=lambda i: order(column.categories[i]))
+                remap = np.full(len(column.categories) + 1, -1, dtype=np.int32)
+                remap[ranked] = np.arange(len(ranked), dtype=np.int32)
+                digest.update(orjson.dumps([column.categories[i] for i in ranked]))
                 digest.update(remap[column.codes].tobytes())
             else:
                 digest.update(column.dtype.str.encode())

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from . import dates
 
@@ -26,7 +26,15 @@ Kind = Literal["numeric", "binary", "categorical", "date"]
 # strict int would refuse it; as fast as the strict int, and rows become float64 anyway.
 ZeroOne = Annotated[float, Strict(), Field(ge=0, le=1, multiple_of=1, allow_inf_nan=False)]
 Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-IsoDate = Annotated[str, StringConstraints(pattern=dates.PATTERN)]
+
+
+def _calendar_date(text: str) -> str:
+    if dates.days_of(text) is None:  # the pattern admits 2024-02-30
+        raise ValueError("not a date in the calendar")
+    return text
+
+
+IsoDate = Annotated[str, StringConstraints(pattern=dates.PATTERN), AfterValidator(_calendar_date)]
 
 
 class FeatureSpec(BaseModel):

@@ -38,8 +38,13 @@ PUBLIC = {
         "d0e6d41e7b07990843d8a5f6bce5bdc3c378d7e2afb8e1cc344de5cd02ab0d3c",
         R_LICENSE,
     ),
-    # Seattle's weather 2012-2015, one row a day: an ISO date column.
-    "weather": tabular_data.DATASETS["weather"].source,
+    # ISLP's NYSE: 6051 trading days from 1962-12-03, an ISO date column.
+    "nyse": Source(
+        *tabular_data.ISLP,
+        "ISLP/data/NYSE.csv",
+        "4bb3e2e9872b2f7e6e8701afb8873cd9f4b7e66ee0b1ba62c116ff2b3a2eec60",
+        tabular_data.ISLP_LICENSE,
+    ),
     # ISLP's Carseats: unit sales (thousands, one decimal) and prices.
     "carseats": tabular_data.DATASETS["carseats"].source,
 }
