@@ -65,17 +65,19 @@ def type_column(name: str, column: Column) -> tuple[FeatureSpec | None, str | No
     present = column[~gaps]
     nullable = bool(gaps.any())
     low, high = float(present.min()), float(present.max())
-    distinct = np.unique(present)
-    if _row_numbers(present, distinct):
+    # Only whole numbers can be ids or 0/1; measurements skip the sort that tells them.
+    whole = bool(np.all(np.floor(present) == present))
+    distinct = np.unique(present) if whole else None
+    if distinct is not None and _row_numbers(present, distinct):
         return None, (
             f"column {name!r} looks like row numbers or ids (every value a different whole "
             f"number, {low:g} to {high:g}): {leave_out}"
         )
-    if not nullable and distinct.size == 2 and set(distinct.tolist()) == {0.0, 1.0}:
+    if not nullable and distinct is not None and distinct.tolist() == [0.0, 1.0]:
         return FeatureSpec(name=name, type="binary", min=0, max=1, values=[0, 1]), None
-    median = float(np.median(present))
+    impute = float(np.median(present)) if nullable else None
     kind = {"name": name, "type": "numeric", "min": low, "max": high}
-    return FeatureSpec(**kind, nullable=nullable, impute=median if nullable else None), None
+    return FeatureSpec(**kind, nullable=nullable, impute=impute), None
 
 
 def _categories(name: str, column: Categorical, nullable: bool, leave_out: str):
@@ -98,7 +100,7 @@ def _categories(name: str, column: Categorical, nullable: bool, leave_out: str):
 
 
 def _row_numbers(present: np.ndarray, distinct: np.ndarray) -> bool:
-    """Tell a column of row numbers or ids: every value a different whole number, and either
+    """Tell whole numbers that are row numbers or ids: every value different, and either
     densely packed (a sample of 1..n keeps most of them: at most twice as many numbers as
     rows) or increasing down the file (ids handed out in order, then sampled).
 
@@ -107,7 +109,5 @@ def _row_numbers(present: np.ndarray, distinct: np.ndarray) -> bool:
     """
     rows = present.size
     if rows < ID_MIN_ROWS or distinct.size != rows:
-        return False
-    if not np.all(distinct == np.round(distinct)):
         return False
     return distinct[-1] - distinct[0] + 1 <= 2 * rows or bool(np.all(np.diff(present) > 0))

@@ -59,9 +59,7 @@ def encode_column(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarra
     if spec.type == "binary":
         out[:, 0] = codes
     else:
-        out[...] = 0.0
-        good = np.flatnonzero(codes >= 0)
-        out[good, codes[good]] = 1.0
+        out[...] = codes[:, None] == np.arange(out.shape[1])  # one-hot; a bad code: all zeros
     if bad.size:
         null = " or null" if spec.nullable else ""
         return bad, f"accepts only one of {listing(allowed)}{null}"
