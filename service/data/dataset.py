@@ -137,10 +137,10 @@ class Dataset:
                 remap = np.full(len(column.categories) + 1, -1, dtype=np.int32)
                 remap[ranked] = np.arange(len(ranked), dtype=np.int32)
                 digest.update(orjson.dumps([column.categories[i] for i in ranked]))
-                digest.update(remap[column.codes].tobytes())
+                digest.update(remap[column.codes].view(np.uint8))
             else:
                 digest.update(column.dtype.str.encode())
-                digest.update(np.ascontiguousarray(column).tobytes())
+                digest.update(np.ascontiguousarray(column).view(np.uint8))
         return {"sha256": digest.hexdigest(), "rows": self.rows}
 
     # -- to the trainer and back: arrays, with text categories as JSON ---------------------

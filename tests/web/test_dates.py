@@ -76,3 +76,9 @@ def test_a_value_that_is_not_an_iso_date_is_422_without_echo(client, value):
     ]
     v2 = client.post("/v2/models/nyse/infer", json={"inputs": inputs})
     assert v2.status_code == 400 and "ISO-8601" in v2.get_json()["error"]
+
+
+def test_the_openapi_document_describes_the_date_as_iso_text(client):
+    doc = client.get("/openapi.json").get_json()
+    text = str(doc)
+    assert "date feature (YYYY-MM-DD" in text and "\\\\d{4}-\\\\d{2}-\\\\d{2}" in text
