@@ -7,9 +7,8 @@ import shutil
 import pytest
 
 from model_store import ModelStore
-from service.data import datasets
-from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.pipeline import run
+from service.training.request import TrainRequest
 from service.web.app import create_app
 
 TOKEN = "test-token-0123456789"
@@ -18,9 +17,11 @@ TOKEN = "test-token-0123456789"
 def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", **params):
     """Train a small model quickly and publish it; return the TrainResult."""
     params.setdefault("epochs", 300)
-    data = datasets.builtin(dataset, samples=200)
-    hyper = Hyperparameters(**params).for_dataset(dataset)  # the dataset's recipe for the rest
-    return train_model(data, hyper, store, name, promote="always", source=f"dataset:{dataset}")
+    samples = 200 if dataset == "moons" else None  # the dataset's recipe for the rest
+    request = TrainRequest(
+        model=name, dataset=dataset, samples=samples, hyperparameters=params, promote="always"
+    )
+    return run(request, store)
 
 
 @pytest.fixture(scope="session")

@@ -150,11 +150,16 @@ def test_fresh_app_falls_back_to_the_last_promoted_version_not_an_unpromoted_one
     settings_dict, store
 ):
     from service.data import datasets
-    from service.training.pipeline import Hyperparameters, train_model
+    from service.training.pipeline import train_model
+    from service.training.spec import Hyperparameters, TrainSpec
 
     train(store, epochs=50)  # v2, promoted
     params = Hyperparameters(epochs=50)
-    train_model(datasets.diabetes(), params, store, "diabetes", promote=False)  # v3, loadable
+    train_model(
+        TrainSpec(model="diabetes", hyperparameters=params, promote=False),
+        datasets.diabetes(),
+        store,
+    )  # v3, loadable
     train(store, epochs=50)  # v4, promoted, then damaged
     (store.root / "diabetes" / "4" / "weights.npz").write_bytes(b"garbage")
     client = create_app(settings_dict).test_client()
