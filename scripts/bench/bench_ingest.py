@@ -6,7 +6,7 @@ process per reader, so peak RSS is that reader's alone; pandas.read_csv of the s
 in the same invocation for comparison. BLAS is pinned to one thread (the trainer's default
 environment on a shared host); Arrow's CSV reader uses its own thread pool.
 
-    python scripts/bench/bench_ingest.py                        # 10^5, 10^6, 10^7 rows
+    make bench-ingest                                            # 10^5, 10^6, 10^7 rows
     python scripts/bench/bench_ingest.py --rows 1000000 --repeats 3 --libraries
 
 Columns: read (service.data.csvfile.read_csv_file), encode (column typing, FeatureSet.encode
@@ -14,7 +14,8 @@ into the input matrix, target encoding), fit (standardising and one epoch of ser
 with nns-train's default network and batch size). --libraries adds pyarrow and polars read
 straight into NumPy arrays (text as codes), the two candidates the reader was chosen from.
 
-Needs: pip install -e '.[bench]' (pandas); polars only for --libraries.
+Needs: pandas, and polars for --libraries (make bench-ingest installs both; neither is a
+dependency of the product).
 """
 
 import os

@@ -66,27 +66,16 @@ def detect_decimal(text: str, delimiter: str) -> str:
     return "," if commas and not points else "."
 
 
-def read_csv_text(
-    text: str,
-    target: str,
-    *,
-    sep: str | None = None,
-    na: tuple[str, ...] = MISSING,
-    exclude: tuple[str, ...] = (),
-    max_rows: int | None = None,
-    decimal: str | None = None,
-) -> Dataset:
+def read_csv_text(text: str, target: str, **options) -> Dataset:
     """Parse CSV text with a header row; `target` names the column to predict.
 
-    `sep` and `decimal` ("." or ",") are detected when None. Every problem found (up to 20
-    listed) is reported at once, with its line and column.
+    Options as `read_csv_bytes`: sep, na, exclude, max_rows, decimal.
     """
-    options = {"sep": sep, "na": na, "exclude": exclude, "max_rows": max_rows, "decimal": decimal}
     return read_csv_bytes(text.removeprefix("\ufeff").encode("utf-8"), target, **options)
 
 
 def read_csv_file(path: str | Path, target: str, **options) -> Dataset:
-    """Read a CSV file (UTF-8, with or without a byte-order mark); see `read_csv_text`."""
+    """Read a CSV file (UTF-8, with or without a byte-order mark); see `read_csv_bytes`."""
     try:
         data = pa.memory_map(str(path)).read_buffer()
     except OSError as exc:
@@ -113,7 +102,12 @@ def read_csv_bytes(
     max_rows: int | None = None,
     decimal: str | None = None,
 ) -> Dataset:
-    """Read UTF-8 CSV bytes (a byte-order mark is skipped); see `read_csv_text`."""
+    """Read UTF-8 CSV bytes (a byte-order mark is skipped); `target` names the column to predict.
+
+    `sep` (one of DELIMITERS) and `decimal` ("." or ",") are detected when None; cells equal to
+    one of `na` (stripped, any letter case) are missing; `exclude` names columns to leave out.
+    Every problem found (up to 20 listed) is reported at once, with its line and column.
+    """
     buffer = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
     if buffer.size >= 3 and buffer.slice(0, 3).to_pybytes() == BOM:
         buffer = buffer.slice(3)

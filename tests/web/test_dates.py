@@ -10,7 +10,7 @@ from scripts import tabular_data
 from scripts.tabular_data import Source
 from service.data.csvfile import read_csv_text
 from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
 
 NYSE = Source(
@@ -32,7 +32,7 @@ def client(tmp_path_factory):
     text = tabular_data.read_member(NYSE).decode("utf-8")
     data = read_csv_text(text, "log_volume", exclude=("train",))
     params = Hyperparameters(hidden=[8], epochs=5, learning_rate=0.01)
-    train_model(data, params, store, "nyse", promote="always")
+    train_model(TrainSpec(model="nyse", hyperparameters=params, promote="always"), data, store)
     app = create_app({"data_dir": root, "model_store": store.root, "max_batch": 50})
     return app.test_client()
 
