@@ -73,8 +73,18 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class _NoPandas:
+    """pyarrow imports pandas on first use when it is installed (1.4 s here); the product's
+    environment has no pandas, so the product's run has none either."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pandas":
+            raise ImportError("pandas is not part of the product")
+
+
 def run_product(path: str) -> dict:
     """Read, encode and fit one epoch as nns-train does; seconds and peak MB after each step."""
+    sys.meta_path.insert(0, _NoPandas())
     from service.data.columns import feature_specs
     from service.data.csvfile import read_csv_file
     from service.data.features import FeatureSet
@@ -120,6 +130,7 @@ def run_pandas(path: str) -> dict:
 
 def run_arrow(path: str) -> dict:
     """pyarrow.csv alone, into float64 arrays and int32 codes."""
+    sys.meta_path.insert(0, _NoPandas())
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
