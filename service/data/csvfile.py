@@ -121,7 +121,7 @@ def read_csv_bytes(
     keep = [h for h in header if h not in exclude]
     markers = sorted({m.strip().lower() for m in na})
     try:
-        table, flagged = _parse(buffer, header, keep, delimiter, point, na)
+        arrays, flagged = _parse(buffer, header, keep, delimiter, point, na)
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
             raise _NotUtf8() from None
@@ -129,9 +129,9 @@ def read_csv_bytes(
         raise DatasetError(
             "the CSV cannot be read: check that every quoted cell is closed"
         ) from None
-    if max_rows is not None and table.num_rows > max_rows:
+    if max_rows is not None and len(arrays[target]) > max_rows:
         raise DatasetError(f"the CSV has more than {max_rows} rows")
-    typed = _columns(table, keep, markers, point)
+    typed = _columns(arrays, markers, point)
     if flagged or any(t.words.size or t.infinite.size for t in typed.values()):
         _raise_located(buffer, delimiter, header, typed)
     source = {"delimiter": DELIMITER_NAMES.get(delimiter, repr(delimiter))}
@@ -160,8 +160,8 @@ def _header(sample: str, delimiter: str) -> list[str]:
     return [h.strip() or f"column_{j + 1}" for j, h in enumerate(header)]
 
 
-def _parse(buffer, header, keep, delimiter, point, na) -> tuple[pa.Table, bool]:
-    """Parse with Arrow; return the table and whether a row had the wrong number of cells."""
+def _parse(buffer, header, keep, delimiter, point, na) -> tuple[dict, bool]:
+    """Parse with Arrow; return {name: column} and whether a row had the wrong number of cells."""
     flagged = []
 
     def odd_row(row) -> str:
@@ -198,14 +198,13 @@ def _parse(buffer, header, keep, delimiter, point, na) -> tuple[pa.Table, bool]:
         if "UTF8" in str(exc):
             raise
         table = parse(newlines=True)
-    return table, bool(flagged)
+    return dict(zip(keep, table.columns, strict=True)), bool(flagged)
 
 
-def _columns(table: pa.Table, keep: list[str], markers: list[str], point: str) -> dict:
-    """Return each column typed, releasing Arrow's copy of a column once converted."""
-    arrays = dict(zip(keep, table.columns, strict=True))
-    del table
-    return {name: _typed(arrays.pop(name), markers, point) for name in keep}
+def _columns(arrays: dict, markers: list[str], point: str) -> dict:
+    """Return each column typed, releasing Arrow's copy of a column once converted (arrays is
+    emptied: at most one column is held twice)."""
+    return {name: _typed(arrays.pop(name), markers, point) for name in list(arrays)}
 
 
 def _typed(column: pa.ChunkedArray, markers: list[str], point: str) -> Typed:
