@@ -18,10 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from . import locate
-from .cells import Typed, numbers, type_cells
+from . import arrowcsv, locate
 from .dataset import Dataset, DatasetError, missing, problems_error
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -121,7 +119,7 @@ def read_csv_bytes(
     keep = [h for h in header if h not in exclude]
     markers = sorted({m.strip().lower() for m in na})
     try:
-        arrays, flagged = _parse(buffer, header, keep, delimiter, point, na)
+        arrays, flagged = arrowcsv.parse(buffer, header, keep, delimiter, point, na)
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
             raise _NotUtf8() from None
@@ -131,7 +129,7 @@ def read_csv_bytes(
         ) from None
     if max_rows is not None and len(arrays[target]) > max_rows:
         raise DatasetError(f"the CSV has more than {max_rows} rows")
-    typed = _columns(arrays, markers, point)
+    typed = arrowcsv.typed(arrays, markers, point)
     if flagged or any(t.words.size or t.infinite.size for t in typed.values()):
         _raise_located(buffer, delimiter, header, typed)
     source = {"delimiter": DELIMITER_NAMES.get(delimiter, repr(delimiter))}
@@ -158,73 +156,6 @@ def _header(sample: str, delimiter: str) -> list[str]:
         raise DatasetError("the CSV is empty: a header row is required")
     # An unnamed column (R's row names, a spreadsheet's index) is named by its position.
     return [h.strip() or f"column_{j + 1}" for j, h in enumerate(header)]
-
-
-def _parse(buffer, header, keep, delimiter, point, na) -> tuple[dict, bool]:
-    """Parse with Arrow; return {name: column} and whether a row had the wrong number of cells."""
-    flagged = []
-
-    def odd_row(row) -> str:
-        if row.text.strip(" \t\r\n" + delimiter):
-            flagged.append(True)  # located by the slower pass; blank lines are just skipped
-        return "skip"
-
-    # Markers match in any letter case (NA, na, Na); `cells` checks the rest once per value.
-    nulls = sorted({v for m in na for v in (m, m.strip(), m.lower(), m.upper(), m.title())})
-    convert = pacsv.ConvertOptions(
-        include_columns=keep,
-        null_values=nulls,
-        strings_can_be_null=True,
-        true_values=[],  # true/false stay text: a binary feature of two words
-        false_values=[],
-        decimal_point=point,
-        auto_dict_encode=True,
-        auto_dict_max_cardinality=2**31 - 1,
-    )
-
-    def parse(newlines: bool) -> pa.Table:
-        flagged.clear()
-        parse_options = pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=newlines, invalid_row_handler=odd_row
-        )
-        read_options = pacsv.ReadOptions(column_names=header, skip_rows=1)
-        return pacsv.read_csv(pa.BufferReader(buffer), read_options, parse_options, convert)
-
-    try:
-        # Arrow parses quoted line breaks either way; saying they may occur costs 40% of the
-        # speed, and is only needed when its block splitting fails on one.
-        table = parse(newlines=False)
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc):
-            raise
-        table = parse(newlines=True)
-    return dict(zip(keep, table.columns, strict=True)), bool(flagged)
-
-
-def _columns(arrays: dict, markers: list[str], point: str) -> dict:
-    """Return each column typed, releasing Arrow's copy of a column once converted (arrays is
-    emptied: at most one column is held twice)."""
-    return {name: _typed(arrays.pop(name), markers, point) for name in list(arrays)}
-
-
-def _typed(column: pa.ChunkedArray, markers: list[str], point: str) -> Typed:
-    kind = column.type
-    if pa.types.is_null(kind):
-        return Typed(np.full(len(column), np.nan))
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        return numbers(column.cast(pa.float64()).to_numpy())
-    if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
-        zone = getattr(kind, "tz", None)
-        return Typed(column.cast(pa.timestamp("s", tz=zone)).to_numpy().astype("datetime64[s]"))
-    if not pa.types.is_dictionary(kind):
-        column = column.cast(pa.string()).dictionary_encode()
-    column = column.unify_dictionaries()
-    if column.num_chunks == 0:
-        return Typed(np.full(0, np.nan))
-    codes = np.concatenate(
-        [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in column.chunks]
-    ).astype(np.int32)
-    return type_cells(column.chunk(0).dictionary, codes, markers, point)
 
 
 def _text(buffer: pa.Buffer) -> str:

@@ -136,3 +136,16 @@ def test_a_million_cells_of_five_words_are_codes_not_objects():
     text = "w,y\n" + "".join(f"{'abcde'[i % 5]},{i % 2}\n" for i in range(200_000))
     column = read_csv_text(text, "y").columns[0]
     assert column.codes.dtype == np.int32 and sorted(column.categories) == list("abcde")
+
+
+def test_types_guessed_from_the_first_rows_give_way_to_the_whole_file():
+    rows = [f"{i},{i % 2}" for i in range(20_000)]  # far past the first 64 kB
+    rows[15_000] = "7.5,1"  # whole numbers, then a decimal: still numbers
+    d = read_csv_text("a,y\n" + "\n".join(rows) + "\n", "y")
+    assert d.columns[0][15_000] == 7.5
+    rows[18_000] = "seven,0"  # a word deep in a column of numbers: located as before
+    with pytest.raises(DatasetError, match="line 18002, column 'a': not a number"):
+        read_csv_text("a,y\n" + "\n".join(rows) + "\n", "y")
+    rows = [f"2024-01-{1 + i % 28:02d},{i % 2}" for i in range(20_000)]
+    rows[19_000] = "2024-01-05T10:00Z,1"  # dates, then a datetime: still dates
+    assert read_csv_text("d,y\n" + "\n".join(rows) + "\n", "y").columns[0].dtype.kind == "M"
