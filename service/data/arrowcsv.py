@@ -9,6 +9,8 @@ dates as datetime64, text as distinct values and codes that `cells` types.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -50,10 +52,11 @@ def parse(buffer, header, keep, delimiter, point, na) -> tuple[dict, bool]:
         convert.column_types = types
         return pacsv.read_csv(pa.BufferReader(data), read_options, parse_options, convert)
 
-    try:
-        types = _types(read(_head(buffer), False, {}).schema)
-    except pa.ArrowInvalid:
-        types = {}
+    types = {}
+    if buffer.size > SAMPLE_BYTES:  # a small file is read once, inferring as it goes
+        # A sample that is no CSV on its own (a quoted line break cut in two) guesses nothing.
+        with contextlib.suppress(pa.ArrowInvalid):
+            types = _types(read(_head(buffer), False, {}).schema)
     try:
         # Arrow parses quoted line breaks either way; saying they may occur costs 40% of the
         # speed, and is only needed when its block splitting fails on one.
@@ -93,8 +96,6 @@ def _typed(column: pa.ChunkedArray, markers: list[str], point: str) -> Typed:
 
 def _head(buffer: pa.Buffer) -> pa.Buffer:
     """Return the first whole lines of the file, about SAMPLE_BYTES of them."""
-    if buffer.size <= SAMPLE_BYTES:
-        return buffer
     head = buffer.slice(0, SAMPLE_BYTES).to_pybytes()
     return buffer.slice(0, head.rfind(b"\n") + 1)
 
