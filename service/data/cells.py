@@ -71,8 +71,7 @@ def type_cells(texts: pa.Array, codes: np.ndarray, markers: list[str], decimal: 
             return Typed(_categories(values, text, number, word, codes))
         rows = np.flatnonzero(_take(word, codes, False))
         return Typed(_take(values, codes, np.nan), words=rows)
-    kept = text.filter(pa.array(~gone)).to_pylist()
-    moments = dates.parse(kept) if kept and _all_dates(text, gone) else None
+    moments = dates.parse(text.filter(pa.array(~gone)).to_pylist()) if _dates(text, gone) else None
     if moments is not None:
         table = np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[s]")
         table[~gone] = moments
@@ -108,9 +107,11 @@ def _categories(values, text: pa.Array, number, word, codes) -> Categorical:
     return Categorical(_take(lut, codes, MISSING_CODE), categories)
 
 
-def _all_dates(text: pa.Array, gone: np.ndarray) -> bool:
+def _dates(text: pa.Array, gone: np.ndarray) -> bool:
+    """Tell whether every present value is written as an ISO date (its calendar is checked
+    after, on the values)."""
     iso = _flags(pc.match_substring_regex(text, dates.PATTERN))
-    return bool(iso[~gone].all())
+    return bool(iso[~gone].all()) and not gone.all()
 
 
 def _text(text: pa.Array, gone: np.ndarray, codes: np.ndarray) -> Categorical:
