@@ -225,10 +225,10 @@ def main() -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     readers = ["product", "pandas"] + (["arrow", "polars"] if args.libraries else [])
     print(
-        "| rows | file | reader | read s | encode s | fit s (1 epoch) | peak MB read+encode "
-        "| peak MB with fit |"
+        "| rows | file | reader | read s | encode s | target s | fit s (1 epoch) "
+        "| peak MB read+encode | peak MB with fit | read+encode x pandas |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for rows in args.rows:
         path = args.dir / f"churn_{rows}.csv"
         if not path.exists():
