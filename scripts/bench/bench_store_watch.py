@@ -69,7 +69,7 @@ class Case:
     code: str  # label of the checkout
     store: str  # "filesystem" or "S3 (moto)"
     models: int
-    boot_s: float = 0.0
+    boot_s: float = 0.0  # from gunicorn's start to both workers answering
     p50_ms: float | None = None  # None: no request answered within a round
     p99_ms: float | None = None
     rps: float = 0.0
@@ -116,6 +116,7 @@ class Server:
 
     case: Case
     api: Gunicorn
+    started: float  # when gunicorn was started (after publishing)
     bucket: str = ""
     client: Any = None
     rounds: list[dict] = field(default_factory=list)
@@ -145,11 +146,11 @@ def start_server(case: Case, code: Path, template: Path, moto: S3Server, tmp: Pa
     data = tmp / f"data-{case.code}-{case.store[:2]}-{case.models}"
     data.mkdir()
     api = Gunicorn(data, data / "gunicorn.log", workers=2, cwd=code, **settings)
-    return Server(case, api, bucket, client)
+    return Server(case, api, time.monotonic(), bucket, client)
 
 
-def wait_serving(server: Server, started: float) -> None:
-    """Wait until both workers of a server answer; note how long it took from the start.
+def wait_serving(server: Server) -> None:
+    """Wait until both workers of a server answer; note how long it took from its start.
 
     Slowly: the code before this change looks at the store inside a request, which takes
     many seconds with 1,000 models on S3.
@@ -164,7 +165,7 @@ def wait_serving(server: Server, started: float) -> None:
             return False
 
     wait_until(answered, 1800, interval=1, what="both workers to answer")
-    server.case.boot_s = time.monotonic() - started
+    server.case.boot_s = time.monotonic() - server.started
 
 
 def load_once(server: Server, seconds: int, moto: S3Server) -> None:
@@ -244,12 +245,11 @@ def run_models(models: int, codes, stores, template, moto, args, tmp) -> tuple[l
     for label, code in codes:
         servers: list[Server] = []
         try:
-            started = time.monotonic()
             for store in stores:
                 case = Case(label, store, models)
                 servers.append(start_server(case, code, template, moto, tmp))
             for server in servers:
-                wait_serving(server, started)
+                wait_serving(server)
             for server in servers:
                 signal_group(server, signal.SIGSTOP)
             for _ in range(args.rounds):  # interleaved: the machine's load hits each alike
