@@ -84,6 +84,10 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
         # A trainer's alive file of its own: other trainers on the machine (other tests, other
         # checkouts) must not make `nns-trainer --check` pass for this one.
         NNS_TRAINER_ALIVE_FILE=str(data_dir / "trainer.alive"),
+        NNS_DEFAULT_MODEL="diabetes",  # as make serve and the image set it
+        # Full speed beside the test's own processes: a trainer at the default niceness can
+        # starve behind them on a loaded machine and miss a test's deadline.
+        NNS_TRAINER_NICE="0",
     )
     env.update(extra)
     return env

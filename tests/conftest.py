@@ -46,6 +46,7 @@ def settings_dict(tmp_path, store) -> dict:
         "data_dir": tmp_path,
         "model_store": store.root,
         "admin_token": TOKEN,
+        "default_model": "diabetes",  # as make serve and the image set it
         "max_batch": 50,
         "max_body_bytes": 64 * 1024,
         "reload_interval": 0.05,

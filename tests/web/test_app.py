@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import time
 
 import numpy as np
@@ -23,14 +25,34 @@ def test_live_and_ready(client):
 
 
 def test_not_ready_without_default_model(tmp_path):
-    app = create_app({"data_dir": tmp_path, "model_store": tmp_path / "empty"})
-    resp = app.test_client().get("/health/ready")
-    assert resp.status_code == 503
-    body = resp.get_json()
-    assert body["status"] == "unavailable"
-    assert "diabetes" in body["problems"][0] and "train" in body["problems"][0]
-    resp = app.test_client().post("/predict", json=ROW)
-    assert resp.status_code == 404 and resp.get_json()["code"] == "not_found"
+    settings = {"data_dir": tmp_path, "model_store": tmp_path / "empty"}
+    for configured, says in [("diabetes", "'diabetes' is not in the store"), (None, "no model")]:
+        app = create_app({**settings, "default_model": configured})
+        resp = app.test_client().get("/health/ready")
+        assert resp.status_code == 503
+        body = resp.get_json()
+        assert body["status"] == "unavailable"
+        assert says in body["problems"][0] and "train" in body["problems"][0]
+        resp = app.test_client().post("/predict", json=ROW)
+        assert resp.status_code == 404 and resp.get_json()["code"] == "not_found"
+
+
+def test_without_a_default_model_the_stores_own_models_decide(tmp_path, store):
+    """A store without diabetes and no NNS_DEFAULT_MODEL: ready once its models load; POST
+    /predict is the only model's, or a 404 that names the models."""
+    only_moons = tmp_path / "own"
+    only_moons.mkdir()
+    shutil.copytree(store.root / "moons", only_moons / "moons")
+    client = create_app({"data_dir": tmp_path, "model_store": only_moons}).test_client()
+    assert client.get("/health/ready").status_code == 200
+    resp = client.post("/predict", json={"x1": 0.5, "x2": 0.1})
+    assert resp.status_code == 200 and resp.get_json()["model"] == "moons"
+    assert client.get("/models").get_json()["default_model"] == "moons"
+    both = create_app({"data_dir": tmp_path, "model_store": store.root}).test_client()
+    assert both.get("/health/ready").status_code == 200
+    resp = both.post("/predict", json=ROW)
+    assert resp.status_code == 404 and "diabetes, moons" in resp.get_json()["error"]
+    assert both.post("/models/diabetes/predict", json=ROW).status_code == 200
 
 
 def test_single_prediction_names_model_and_version(client):

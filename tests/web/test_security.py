@@ -397,6 +397,7 @@ def env_client(tmp_path, store, monkeypatch):
         monkeypatch.setenv("NNS_DATA_DIR", str(tmp_path))
         monkeypatch.setenv("NNS_MODEL_STORE", str(store.root))
         monkeypatch.setenv("NNS_ADMIN_TOKEN", TOKEN)
+        monkeypatch.setenv("NNS_DEFAULT_MODEL", "diabetes")
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         get_settings.cache_clear()
