@@ -192,25 +192,26 @@ class FeatureSet:
                 problems.append(Problem(spec.name, j, bad.tolist(), msg))
         raise FeatureError(problems)
 
-    def encode(self, columns: Sequence[Sequence | np.ndarray]) -> np.ndarray:
+    def encode(self, columns: Sequence[Sequence | np.ndarray], dtype=np.float64) -> np.ndarray:
         """Return X: (n, width) from one raw column per feature; FeatureError on bad values.
 
         Numeric columns hold numbers (None for the missing values of nullable features);
-        binary and categorical columns hold the values named in their specs.
+        binary and categorical columns hold the values named in their specs. `dtype` float32
+        halves the matrix of a large training set (a network trained in float32).
         """
-        return self._encode(columns, strict=True)[0]
+        return self._encode(columns, strict=True, dtype=dtype)[0]
 
     def encode_lenient(self, columns: Sequence[Sequence | np.ndarray]) -> tuple[np.ndarray, list]:
         """Return (X, unknowns): `encode`, but a binary or categorical value never seen in
         training is no error: its cells in X are NaN and it is listed (a list of Unknown)."""
         return self._encode(columns, strict=False)
 
-    def _encode(self, columns, strict: bool) -> tuple[np.ndarray, list[Unknown]]:
+    def _encode(self, columns, strict: bool, dtype=np.float64) -> tuple[np.ndarray, list[Unknown]]:
         if len(columns) != len(self.specs):
             raise ValueError(f"expected {len(self.specs)} columns, got {len(columns)}")
         n = len(columns[0]) if len(columns) else 0
         if self.numeric:
-            X = np.empty((n, len(self.specs)), dtype=np.float64)
+            X = np.empty((n, len(self.specs)), dtype=dtype)
             problems = []
             for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
                 try:
@@ -220,7 +221,7 @@ class FeatureSet:
             if problems:
                 raise FeatureError(problems)
             return self.check_matrix(X), []
-        X = np.empty((n, self.width), dtype=np.float64)
+        X = np.empty((n, self.width), dtype=dtype)
         problems: list[Problem] = []
         unknowns: list[Unknown] = []
         at = 0
