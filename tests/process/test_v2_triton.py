@@ -201,7 +201,13 @@ def test_bytes_inputs_and_labels_equal_predict(server, client, model, binary_in,
 
 def test_unknown_category_reaches_the_client_naming_the_allowed_values(client):
     rows = [{**PENGUINS[0], "island": "Atlantis"}]
-    err = _error(client, "penguins", penguin_inputs(True, rows))
+    result = client.infer("penguins", penguin_inputs(True, rows))  # scored as unknown, said so
+    warnings = result.get_response()["parameters"]["warnings"]
+    assert warnings == [
+        "row 0: island: 'Atlantis' was not seen in training; scored as an unknown category "
+        "(the training average)"
+    ]
+    err = _error(client, "penguins", penguin_inputs(True, rows), parameters={"strict": True})
     assert err.status() == "400"
     assert "feature 'island': row 0 is not one of its values" in err.message()
     assert "'Biscoe', 'Dream', 'Torgersen'" in err.message() and "Atlantis" not in err.message()
