@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[redis]'
 	touch $@
 
-# The tests also use scikit-learn (the bench extra): tests/process/test_real_data.py.
+# The tests also use scikit-learn (the bench extra): tests/process/test_real_data.py runs
+# scripts/bench/real_data.py.
 $(VENV)/.dev-installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
@@ -35,11 +36,11 @@ ci:
 
 bench-train: $(VENV)/.dev-installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]' torch==2.13.0
-	$(BIN)/python scripts/bench_train.py
+	$(BIN)/python scripts/bench/bench_train.py
 
 bench-serve: $(VENV)/.dev-installed
 	bash scripts/install_system_deps.sh
-	$(BIN)/python scripts/bench_serve.py
+	$(BIN)/python scripts/bench/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -7,20 +7,9 @@ import shutil
 import pytest
 
 from model_store import ModelStore
-from service.data import datasets
-from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
 from service.web.app import create_app
-
-TOKEN = "test-token-0123456789"
-
-
-def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", **params):
-    """Train a small model quickly and publish it; return the TrainResult."""
-    params.setdefault("epochs", 300)
-    data = datasets.builtin(dataset, samples=200)
-    hyper = Hyperparameters(**params).for_dataset(dataset)  # the dataset's recipe for the rest
-    return train_model(data, hyper, store, name, promote="always", source=f"dataset:{dataset}")
+from tests.support.api import AUTH, TOKEN
+from tests.support.training import train
 
 
 @pytest.fixture(scope="session")
@@ -63,4 +52,4 @@ def client(app):
 
 @pytest.fixture
 def auth() -> dict:
-    return {"Authorization": f"Bearer {TOKEN}"}
+    return dict(AUTH)

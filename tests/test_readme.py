@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from scripts.harness import ROOT
 from service.settings import Settings
+from tests.support.harness import ROOT
 
 README = (ROOT / "README.md").read_text()
 

@@ -14,7 +14,6 @@ import redis
 from huey.registry import Message
 
 from model_store import ModelStore
-from scripts.harness import RedisServer, wait_until
 from service.data import datasets
 from service.jobs.queue import JobFinished, JobQueue, JobSpec, JsonSerializer
 from service.jobs.reaper import Reaper
@@ -22,6 +21,7 @@ from service.jobs.state import Conflict
 from service.jobs.trainer import Trainer, run_job
 from service.settings import Settings
 from service.training.pipeline import Hyperparameters
+from tests.support.harness import RedisServer, wait_until
 
 
 @pytest.fixture(scope="module")

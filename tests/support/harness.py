@@ -1,7 +1,7 @@
-"""Real processes on 127.0.0.1 for tests, benchmarks and the soak: gunicorn, trainer, redis.
+"""Real processes on 127.0.0.1 for tests and benchmarks: gunicorn, trainer, redis.
 
 One copy of "start it on a free port, find its workers, stop it", imported by the tests
-(`from scripts.harness import ...`), scripts/bench_serve.py and scripts/soak.py. Every process
+(`from tests.support.harness import ...`) and the benchmarks under scripts/bench. Every process
 gets its own session and a log file; `stop()` sends SIGTERM, then kills the whole session.
 gunicorn runs with `service.web.serve.gunicorn_argv()`, the command production runs.
 """
@@ -22,14 +22,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-ROOT = Path(__file__).resolve().parents[1]
+from service.web.serve import gunicorn_argv
+
+ROOT = Path(__file__).resolve().parents[2]
 TICKS = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
-
-if str(ROOT) not in sys.path:  # scripts run as files still import the service from the repo
-    sys.path.insert(0, str(ROOT))
-
-from service.web.serve import gunicorn_argv  # noqa: E402
 
 
 def free_port() -> int:

