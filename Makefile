@@ -24,9 +24,12 @@ $(VENV)/.dev-installed: pyproject.toml Makefile | $(BIN)/python
 serve: $(VENV)/.installed
 	$(BIN)/python scripts/serve.py
 
+# pytest-xdist: one worker per core (at most 4), each test module on one worker, so a module's
+# servers start once. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev-installed
 	bash scripts/install_system_deps.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
