@@ -8,17 +8,14 @@ a queue message only says "look at job <id>", so a lost or duplicate message doe
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import orjson
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
@@ -26,9 +23,8 @@ from huey.exceptions import HueyException
 from huey.registry import Message
 from huey.serializer import Serializer
 
-from ..data.dataset import Dataset
 from ..settings import Settings
-from ..training.spec import Hyperparameters
+from ..training.request import TrainRequest
 from .records import records_for
 from .state import TERMINAL, Conflict, JobProgress, StoredJob, apply, now
 
@@ -72,19 +68,6 @@ class JsonSerializer(Serializer):
         return message._replace(args=tuple(message.args or ()))
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    """What to train: the model name, how, and the wall-clock budget in seconds."""
-
-    model: str
-    params: Hyperparameters
-    promote: str  # the promotion policy: auto, always or never
-    source: str
-    timeout: float
-    task: str = "auto"
-    excluded: tuple[str, ...] = ()
-
-
 def make_huey(settings: Settings) -> Huey:
     """Open the queue the settings name: Redis when NNS_REDIS_URL is set, else SQLite."""
     common = {"results": False, "serializer": JsonSerializer()}
@@ -104,26 +87,12 @@ def make_huey(settings: Settings) -> Huey:
         raise QueueUnavailable(f"cannot open the SQLite queue {where}: {exc}") from None
 
 
-def _pack(spec: JobSpec, data: Dataset) -> bytes:
-    head = {"model": spec.model, "params": spec.params.model_dump(), "promote": spec.promote}
-    head |= {"source": spec.source, "timeout": spec.timeout, "task": spec.task}
-    head |= {"excluded": list(spec.excluded)}
-    out = io.BytesIO()
-    raw = np.frombuffer(data.to_bytes(), np.uint8)
-    np.savez(out, head=np.frombuffer(orjson.dumps(head), np.uint8), data=raw)
-    return out.getvalue()
+def _pack(request: TrainRequest) -> bytes:
+    return request.model_dump_json().encode()
 
 
-def _unpack(blob: bytes) -> tuple[JobSpec, Dataset]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-        head = orjson.loads(arrays["head"].tobytes())
-        data = Dataset.from_bytes(arrays["data"].tobytes())
-    params = Hyperparameters(**head["params"])
-    spec = JobSpec(
-        head["model"], params, head["promote"], head["source"], head["timeout"], head["task"],
-        tuple(head["excluded"]),
-    )  # fmt: skip
-    return spec, data
+def _unpack(blob: bytes) -> TrainRequest:
+    return TrainRequest.model_validate_json(blob)
 
 
 class JobQueue:
@@ -131,7 +100,8 @@ class JobQueue:
 
     def __init__(self, huey: Huey, settings: Settings) -> None:
         self.huey, self.settings = huey, settings
-        self.task = huey.task(name="nns.train")(_not_here)
+        # Huey's task only names the message; the trainer's loop runs the jobs (see _not_here).
+        self.message_task = huey.task(name="nns.train")(_not_here)
         self.records = self._io(records_for, huey)
         self.stopping = threading.Event()  # set when the trainer shuts down
 
@@ -151,7 +121,7 @@ class JobQueue:
         return self._io(self.records.read, job_id)
 
     def _message(self, job_id: str) -> bytes:
-        return self.huey.serialize_task(self.task.s(job_id))
+        return self.huey.serialize_task(self.message_task.s(job_id))
 
     def _write(self, new: StoredJob, expected: int) -> bool:
         """Compare-and-set `new`; a job that becomes queued gets its message in the same step."""
@@ -176,19 +146,19 @@ class JobQueue:
 
     # -- API side ---------------------------------------------------------------------------
 
-    def submit(self, spec: JobSpec, data: Dataset) -> dict:
-        """Store the record, its input and its message in one step: all of them or nothing."""
+    def submit(self, request: TrainRequest) -> dict:
+        """Store the record, its request and its message in one step: all of them or nothing."""
         job_id = uuid.uuid4().hex
-        progress = JobProgress(epoch=0, epochs=spec.params.epochs, loss=None)
+        progress = JobProgress(epoch=0, epochs=request.hyperparameters.epochs, loss=None)
         job = StoredJob(
             job_id=job_id,
             status="queued",
-            model=spec.model,
-            promote=spec.promote,
+            model=request.model,
+            promote=request.promote,
             progress=progress,
             created_at=now(),
         )
-        self._io(self.records.create, job, _pack(spec, data), self._message(job_id))
+        self._io(self.records.create, job, _pack(request), self._message(job_id))
         return job.public()
 
     def get(self, job_id: str) -> dict | None:
@@ -227,9 +197,9 @@ class JobQueue:
 
     # -- trainer side: `holder` names the trainer run that claimed the job -------------------
 
-    def claim(self, job_id: str, holder: str) -> tuple[StoredJob, JobSpec, Dataset] | None:
-        """Mark a queued job running for `holder`; return it with its input, None if it must
-        not run (not queued any more, unknown, or its input unreadable: then it fails)."""
+    def claim(self, job_id: str, holder: str) -> tuple[StoredJob, TrainRequest] | None:
+        """Mark a queued job running for `holder`; return it with its request, None if it must
+        not run (not queued any more, unknown, or its request unreadable: then it fails)."""
         try:
             job = self._change(
                 job_id,
@@ -245,14 +215,14 @@ class JobQueue:
             log.info("skipping a message", extra={"job_id": job_id, "reason": str(exc)})
             return None
         try:
-            spec, data = _unpack(self._io(self.records.input, job_id))
+            request = _unpack(self._io(self.records.input, job_id))
         except QueueUnavailable:
             raise
         except Exception:  # missing or not ours: fail the job rather than leave it running
             error = "the job's input data is missing or unreadable"
             self._change(job_id, "fail", holder, error=error)
             return None
-        return job, spec, data
+        return job, request
 
     def beat(self, job_id: str, holder: str, progress: dict | None) -> StoredJob:
         """Record a heartbeat (and progress); return the job, which says if a cancel was asked."""
@@ -295,7 +265,7 @@ class JobQueue:
 
     def wake(self, job_id: str) -> None:
         """Put another message for the job in the queue (a duplicate is skipped by the claim)."""
-        self._io(self.task, job_id)
+        self._io(self.message_task, job_id)
 
     def messages(self) -> set[str]:
         """Return the ids of the jobs with a message waiting in the queue."""

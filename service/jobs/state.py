@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..training.metadata import Baseline, Metrics
+
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Owner = Literal["api", "trainer", "reaper"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -36,10 +38,10 @@ class JobProgress(BaseModel):
 class JobResult(BaseModel):
     model: str
     version: int = Field(description="The version this job published.")
-    metrics: dict[str, Any]
+    metrics: Metrics
     promoted: bool = Field(description="Whether the version was made current.")
     reason: str = Field("", description="Why the version is or is not current, with numbers.")
-    baseline: dict[str, Any] = Field({}, description="The trivial model on the same rows.")
+    baseline: Baseline | None = Field(None, description="The trivial model on the same rows.")
 
 
 class JobStatus(BaseModel):

@@ -23,8 +23,9 @@ from model_store import Published, Store, StoreError, open_store
 
 from .. import logs
 from ..settings import Settings, get_settings
-from ..training.pipeline import train_model
+from ..training import pipeline
 from ..training.plots import loss_curve_png
+from ..training.request import TrainRequest
 from .liveness import AliveFile, Outage, check
 from .queue import JobQueue, QueueUnavailable
 from .reaper import Reaper
@@ -136,20 +137,12 @@ class GatedStore:
         return self._store.publish_outcome(*args, **kwargs)
 
 
-def _train(run: Run, spec, data) -> tuple[str, dict | None, str | None]:
+def _train(run: Run, request: TrainRequest) -> tuple[str, dict | None, str | None]:
     """Train and publish; return (status, result, error)."""
     settings = run.queue.settings
     try:
-        out = train_model(
-            data,
-            spec.params,
-            GatedStore(open_store(settings.store_root), run),
-            spec.model,
-            task=spec.task,
-            promote=spec.promote,
-            progress=run.progress,
-            source=spec.source,
-            excluded=list(spec.excluded),
+        out = pipeline.run(
+            request, GatedStore(open_store(settings.store_root), run), progress=run.progress
         )
     except Stop as stop:
         return stop.status, None, stop.reason
@@ -161,8 +154,9 @@ def _train(run: Run, spec, data) -> tuple[str, dict | None, str | None]:
     except Exception as exc:
         log.exception("training failed", extra={"job_id": run.job_id})
         return "failed", None, f"training failed unexpectedly: {type(exc).__name__}: {exc}"
-    result = {"model": out.model, "version": out.version, "metrics": out.metrics}
-    result |= {"promoted": out.promoted, "reason": out.reason, "baseline": out.baseline}
+    result = {"model": out.model, "version": out.version, "promoted": out.promoted}
+    result |= {"reason": out.reason, "metrics": out.metrics.model_dump(mode="json")}
+    result |= {"baseline": out.baseline.model_dump(mode="json")}
     return "succeeded", result, None
 
 
@@ -188,13 +182,14 @@ class Trainer:
             claimed = self.queue.claim(job_id, holder)
             if claimed is None:
                 return None
-            job, spec, data = claimed
-            run = Run(self, job, holder, min(spec.timeout, self.settings.job_timeout))
+            job, request = claimed
+            budget = min(request.timeout or self.settings.job_timeout, self.settings.job_timeout)
+            run = Run(self, job, holder, budget)
             beat = threading.Thread(target=run.heartbeat, name="heartbeat", daemon=True)
             beat.start()
             started = time.perf_counter()
             try:
-                status, result, error = _train(run, spec, data)
+                status, result, error = _train(run, request)
             finally:
                 with run.lock:
                     run.done.set()
@@ -202,7 +197,7 @@ class Trainer:
             status = self._record_end(run, status, result, error)
         finally:
             self.held.discard(holder)
-        extra = {"job_id": job_id, "model": spec.model, "status": status, "error": error}
+        extra = {"job_id": job_id, "model": request.model, "status": status, "error": error}
         log.info("job ended", extra={**extra, "seconds": round(time.perf_counter() - started, 3)})
         return status
 
@@ -241,7 +236,7 @@ class Trainer:
                 self.outage.ok()
                 return status
 
-    def keep(self) -> None:
+    def run_reaper(self) -> None:
         """Sweep with the reaper every heartbeat interval until the trainer stops."""
         while True:
             try:
@@ -257,7 +252,7 @@ class Trainer:
                 return
 
     def start_reaper(self) -> threading.Thread:
-        keeper = threading.Thread(target=self.keep, name="reaper", daemon=True)
+        keeper = threading.Thread(target=self.run_reaper, name="reaper", daemon=True)
         keeper.start()
         return keeper
 

@@ -1,6 +1,6 @@
 """A small neural-network engine in NumPy: MLP, losses from logits, SGD/Adam, fit()."""
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .fit import History, evaluate, fit
 from .losses import LOSSES, OUTPUT_FOR_LOSS
 from .network import DTYPES, MLP
@@ -10,6 +10,7 @@ from .scaling import Standardizer
 __all__ = [
     "ACTIVATIONS",
     "DTYPES",
+    "HIDDEN_ACTIVATIONS",
     "LOSSES",
     "MLP",
     "OPTIMIZERS",

@@ -1,15 +1,21 @@
 """Element-wise activations and their backward passes, written for preallocated buffers.
 
 Every backward is expressed through the activation's OUTPUT ``a`` (not its input), so a layer
-only has to keep the array it already returned. All functions accept ``out=`` so the training
-loop can reuse buffers instead of allocating one array per step.
+only has to keep the array it already returned. That limits the engine to activations whose
+derivative is a function of their output (sigmoid, tanh, relu, identity, softmax): a
+non-monotonic one such as GELU or swish cannot be added here without making `layers.Activation`
+keep its input too. All functions accept ``out=`` so the training loop can reuse buffers instead
+of allocating one array per step.
+
+`REGISTRY` is the one list of activations: the network, the initialisation, the training spec's
+choices (hidden layers), the CLI and the tests all read it.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
 
 
 def _out(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
@@ -106,17 +112,31 @@ def softmax_backward(a: np.ndarray, da: np.ndarray, out: np.ndarray | None = Non
 Forward = Callable[..., np.ndarray]
 Backward = Callable[..., np.ndarray]
 
-FUNCTIONS: dict[str, tuple[Forward, Backward]] = {
-    "sigmoid": (sigmoid, sigmoid_backward),
-    "tanh": (tanh, tanh_backward),
-    "relu": (relu, relu_backward),
-    "identity": (identity, identity_backward),
-    "softmax": (softmax, softmax_backward),
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: its passes, the weight initialisation suited to the layer before it,
+    and whether hidden layers may use it (softmax mixes a row: an output activation only)."""
+
+    forward: Forward
+    backward: Backward
+    init: Literal["glorot", "he"] = "glorot"
+    hidden: bool = True
+
+
+REGISTRY: dict[str, Activation] = {
+    "sigmoid": Activation(sigmoid, sigmoid_backward),
+    "tanh": Activation(tanh, tanh_backward),
+    "relu": Activation(relu, relu_backward, init="he"),
+    "identity": Activation(identity, identity_backward),
+    "softmax": Activation(softmax, softmax_backward, hidden=False),
 }
+ACTIVATIONS = tuple(REGISTRY)
+HIDDEN_ACTIVATIONS = tuple(name for name, a in REGISTRY.items() if a.hidden)
 
 
-def get(name: str) -> tuple[Forward, Backward]:
-    """Return the (forward, backward) pair for an activation name."""
-    if name not in FUNCTIONS:
+def get(name: str) -> Activation:
+    """Return the named activation."""
+    if name not in REGISTRY:
         raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}")
-    return FUNCTIONS[name]
+    return REGISTRY[name]

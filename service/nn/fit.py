@@ -91,33 +91,19 @@ def evaluate(net: MLP, X: np.ndarray, T: np.ndarray, loss: str) -> tuple[float, 
     return value, metric
 
 
-def fit(
+def check_options(
     net: MLP,
-    X: np.ndarray,
-    y: np.ndarray,
     *,
-    loss: str = "bce",
-    optimizer: str = "adam",
-    learning_rate: float = 0.05,
-    epochs: int = 2000,
-    batch_size: int | None = None,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
+    loss: str,
+    optimizer: str,
+    epochs: int,
+    batch_size: int | None,
+    weight_decay: float,
     rng: np.random.Generator,
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-    patience: int | None = None,
-    callback: Callable[[int, float], None] | None = None,
-) -> History:
-    """Train net in place on X: (n, n_inputs), y: see encode_targets; return the History.
-
-    batch_size None (or >= n) trains full-batch; otherwise each epoch is a fresh shuffle drawn
-    from rng cut into mini-batches (the last one may be smaller). weight_decay adds
-    weight_decay * W to the gradient of every W (not b). momentum applies to sgd only.
-    With validation_data and patience, training stops after `patience` epochs without a
-    lower val_loss and the best epoch's weights are restored (also when epochs run out).
-    callback(epoch, loss) runs after every epoch; an exception from it stops training.
-    """
-    # -- validate everything before touching the network ----------------------------------
+    validation: bool,
+    patience: int | None,
+) -> None:
+    """Refuse options fit() cannot use, before anything touches the network."""
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
     if optimizer not in optimizers.OPTIMIZERS:
@@ -126,78 +112,88 @@ def fit(
         raise ValueError(
             f"loss {loss!r} needs output={OUTPUT_FOR_LOSS[loss]!r}, the network has {net.output!r}"
         )
-    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
+    if not _count(epochs):
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer)
-    ):
-        raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}")
-    if batch_size is not None and batch_size < 1:
+    if batch_size is not None and not _count(batch_size):
         raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}")
     if not (np.isfinite(weight_decay) and weight_decay >= 0):
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    if patience is not None and (validation_data is None or patience < 1):
+    if patience is not None and (not validation or patience < 1):
         raise ValueError("patience must be >= 1 and needs validation_data")
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
-    opt = optimizers.make(optimizer, learning_rate, momentum=momentum)
 
+
+def _count(value: Any) -> bool:
+    """Tell an integer >= 1 (not a bool, which Python counts as an int)."""
+    return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
+
+
+def _validation(net: MLP, loss: str, data: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    if data is None:
+        return None
+    if not isinstance(data, tuple | list) or len(data) != 2:
+        raise ValueError("validation_data must be a pair (X_val, y_val)")
+    X_val = _check_X(data[0], net, "validation X")
+    return X_val, encode_targets(data[1], loss, net.n_outputs, len(X_val), net.dtype)
+
+
+def fit(
+    net: MLP,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    loss: str,
+    optimizer: str,
+    learning_rate: float,
+    epochs: int,
+    rng: np.random.Generator,
+    batch_size: int | None = None,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    patience: int | None = None,
+    callback: Callable[[int, float], None] | None = None,
+) -> History:
+    """Train net in place on X: (n, n_inputs), y: see encode_targets; return the History.
+
+    The options that shape training have no default here: the training spec
+    (service/training/spec.py) holds the service's. batch_size None (or >= n) trains
+    full-batch; otherwise each epoch draws a fresh permutation from rng and gathers one
+    mini-batch at a time (the last may be smaller), so X is never copied whole. weight_decay
+    adds weight_decay * W to the gradient of every W (not b). momentum applies to sgd only.
+    With validation_data and patience, training stops after `patience` epochs without a
+    lower val_loss and the best epoch's weights are restored (also when epochs run out).
+    callback(epoch, loss) runs after every epoch; an exception from it stops training.
+    """
+    check_options(
+        net, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+        weight_decay=weight_decay, rng=rng, validation=validation_data is not None,
+        patience=patience,
+    )  # fmt: skip
+    opt = optimizers.make(optimizer, learning_rate, momentum=momentum)
     X = _check_X(X, net, "X")
     n = X.shape[0]
     T = encode_targets(y, loss, net.n_outputs, n, net.dtype)
-    if validation_data is not None:
-        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (X_val, y_val)")
-        X_val = _check_X(validation_data[0], net, "validation X")
-        T_val = encode_targets(validation_data[1], loss, net.n_outputs, len(X_val), net.dtype)
-
-    # -- set up the hot loop ----------------------------------------------------------------
-    value_and_grad = losses.get(loss)[2]
-    bs = n if batch_size is None else min(int(batch_size), n)
-    shuffle = bs < n
-    if shuffle:
-        # Each epoch's shuffle is gathered into these buffers, so batches are cheap views.
-        X_epoch, T_epoch = np.empty_like(X), np.empty_like(T)
-    else:
-        X_epoch, T_epoch = np.ascontiguousarray(X), T
-    batches = [(X_epoch[s : s + bs], T_epoch[s : s + bs]) for s in range(0, n, bs)]
-    weights_of = [len(xb) / n for xb, _ in batches]
-    # The optimizer sees one fused parameter: the flat vector all layers are views of.
-    params, grads = {"theta": net.parameter_vector()}, {"theta": net.gradient_vector()}
-    W_flat, dW_flat = params["theta"][: net.n_weights], grads["theta"][: net.n_weights]
-    decay_tmp = np.empty_like(W_flat) if weight_decay else None
-    decay = float(weight_decay)
+    validation = _validation(net, loss, validation_data)
+    step = _Stepper(net, opt, loss, weight_decay)
+    batches = _Batches(X, T, n if batch_size is None else min(int(batch_size), n))
 
     history = History()
     best_loss, best_theta, stale = np.inf, None, 0
     for epoch in range(1, int(epochs) + 1):
-        if shuffle:
-            order = rng.permutation(n)
-            np.take(X, order, axis=0, out=X_epoch)
-            np.take(T, order, axis=0, out=T_epoch)
-        epoch_loss = 0.0
-        for (xb, tb), w in zip(batches, weights_of, strict=True):
-            value, dz = value_and_grad(net._forward(xb), tb)
-            net._backward(dz)
-            if decay_tmp is not None:
-                np.multiply(W_flat, decay, out=decay_tmp)
-                dW_flat += decay_tmp
-            opt.step(params, grads)
-            epoch_loss += value * w
+        epoch_loss = sum(step(xb, tb) * w for xb, tb, w in batches.epoch(rng))
         history.loss.append(epoch_loss)
         history.epochs_run = epoch
-
         stop = False
-        if validation_data is not None:
-            val_loss, val_metric = evaluate(net, X_val, T_val, loss)
+        if validation is not None:
+            val_loss, val_metric = evaluate(net, *validation, loss)
             history.val_loss.append(val_loss)
             history.val_metric.append(val_metric)
             if patience is not None:
                 if val_loss < best_loss:
                     best_loss, stale, history.best_epoch = val_loss, 0, epoch
-                    if best_theta is None:
-                        best_theta = np.empty_like(params["theta"])
-                    np.copyto(best_theta, params["theta"])
+                    best_theta = step.theta.copy()
                 else:
                     stale += 1
                     stop = stale >= patience
@@ -205,7 +201,57 @@ def fit(
             callback(epoch, epoch_loss)
         if stop:
             break
-
     if best_theta is not None:
-        np.copyto(params["theta"], best_theta)
+        np.copyto(step.theta, best_theta)
     return history
+
+
+class _Stepper:
+    """One optimizer step on a mini-batch: forward, loss, backward, weight decay, update."""
+
+    def __init__(self, net: MLP, opt: Any, loss: str, weight_decay: float) -> None:
+        self.net, self.opt = net, opt
+        self.value_and_grad = losses.get(loss)[2]
+        # The optimizer sees one fused parameter: the flat vector all layers are views of.
+        self.theta = net.parameter_vector()
+        self.params, self.grads = {"theta": self.theta}, {"theta": net.gradient_vector()}
+        self.W, self.dW = self.theta[: net.n_weights], self.grads["theta"][: net.n_weights]
+        self.decay = float(weight_decay)
+        self.decay_tmp = np.empty_like(self.W) if weight_decay else None
+
+    def __call__(self, xb: np.ndarray, tb: np.ndarray) -> float:
+        """Take one step on the batch; return its loss before the step."""
+        value, dz = self.value_and_grad(self.net._forward(xb), tb)
+        self.net._backward(dz)
+        if self.decay_tmp is not None:
+            np.multiply(self.W, self.decay, out=self.decay_tmp)
+            self.dW += self.decay_tmp
+        self.opt.step(self.params, self.grads)
+        return value
+
+
+class _Batches:
+    """Mini-batches of (X, T): each gathered from a fresh permutation into reused buffers."""
+
+    def __init__(self, X: np.ndarray, T: np.ndarray, size: int) -> None:
+        self.X, self.T, self.size, self.n = X, T, size, len(X)
+        self.weights = [min(size, self.n - s) / self.n for s in range(0, self.n, size)]
+        if size < self.n:  # one batch's worth of memory, not a copy of the data per epoch
+            self.xb = np.empty((size, X.shape[1]), dtype=X.dtype)
+            self.tb = np.empty((size, T.shape[1]), dtype=T.dtype)
+        else:
+            self.X = np.ascontiguousarray(X)
+
+    def epoch(self, rng: np.random.Generator):
+        """Yield (X batch, T batch, its share of the rows) for one epoch."""
+        if self.size >= self.n:
+            yield self.X, self.T, 1.0
+            return
+        order = rng.permutation(self.n)
+        for k, start in enumerate(range(0, self.n, self.size)):
+            rows = order[start : start + self.size]
+            m = len(rows)
+            xb, tb = self.xb[:m], self.tb[:m]
+            np.take(self.X, rows, axis=0, out=xb)
+            np.take(self.T, rows, axis=0, out=tb)
+            yield xb, tb, self.weights[k]

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from . import activations
+
 
 def glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
     """Draw W: (n_in, n_out) from U(-a, a) with a = sqrt(6 / (n_in + n_out))."""
@@ -19,6 +21,8 @@ def he_normal(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
 
 def weights_for(activation: str, rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
     """Draw W: (n_in, n_out) with the scheme suited to the activation that follows the layer."""
-    if activation == "relu":
-        return he_normal(rng, n_in, n_out)
-    return glorot_uniform(rng, n_in, n_out)
+    scheme = SCHEMES[activations.get(activation).init]
+    return scheme(rng, n_in, n_out)
+
+
+SCHEMES = {"glorot": glorot_uniform, "he": he_normal}

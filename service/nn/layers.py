@@ -111,7 +111,8 @@ class Activation:
         self.name = name
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
-        self._fn, self._backward = activations.get(name)
+        act = activations.get(name)
+        self._fn, self._backward = act.forward, act.backward
         self._A = _Buffers(width, dtype)
         self._dZ = _Buffers(width, dtype)
         self._out: np.ndarray | None = None

@@ -55,7 +55,7 @@ class MLP:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         self.activation, self.output, self.dtype = activation, output, dtype
-        self._output_fn = activations.get(output)[0]
+        self._output_fn = activations.get(output).forward
 
         sizes = [self.n_inputs, *self.hidden, self.n_outputs]
         shapes = list(zip(sizes[:-1], sizes[1:], strict=True))

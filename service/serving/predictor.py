@@ -35,7 +35,7 @@ class Predictor(TrainedModel):
 
     def __init__(self, artifact: Artifact, max_batch: int) -> None:
         super().__init__(artifact)
-        self.request = self.features.request_adapter(_camel(self.name), max_batch)
+        self.request = self.feature_set.request_adapter(_camel(self.name), max_batch)
         self.max_batch = max_batch
         self._labels = np.array(self.classes, dtype=object) if self.classes else None
 
@@ -49,7 +49,7 @@ class Predictor(TrainedModel):
         except ValidationError as exc:
             raise from_validation(exc, strip=1) from None
         single = "instances" not in data
-        return self.features.encode_rows([data] if single else data["instances"]), single
+        return self.feature_set.encode_rows([data] if single else data["instances"]), single
 
     def plain(self, body: bytes) -> tuple[np.ndarray, bool] | None:
         """Read a plainly valid body with orjson and the feature rule; None: let pydantic decide.
@@ -67,9 +67,9 @@ class Predictor(TrainedModel):
             rows = data["instances"]
             if type(rows) is not list or not 0 < len(rows) <= self.max_batch:
                 return None
-            X = self.features.plain_rows(rows)
+            X = self.feature_set.plain_rows(rows)
             return None if X is None else (X, False)
-        X = self.features.plain_row(data)
+        X = self.feature_set.plain_row(data)
         return None if X is None else (X, True)
 
     def outputs(self, X: np.ndarray) -> np.ndarray:

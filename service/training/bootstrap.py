@@ -12,8 +12,8 @@ from model_store import open_store
 
 from ..data import datasets
 from ..settings import Settings, get_settings
-from .pipeline import train_model
-from .spec import Hyperparameters
+from .pipeline import run
+from .request import TrainRequest
 
 log = logging.getLogger("service.training.bootstrap")
 
@@ -57,15 +57,9 @@ def ensure_default_model(settings: Settings) -> int | None:
                 f"default model {name!r} is not in {settings.store_root} and has no built-in "
                 "dataset: train it with nns-train first"
             )
-        result = train_model(
-            datasets.builtin(name),
-            Hyperparameters().for_dataset(name),
-            store,
-            name,
-            promote="always",  # the first version of the default model
-            source=f"dataset:{name}",
-        )
-        return result.version
+        # promote always: the first version of the default model
+        request = TrainRequest(model=name, dataset=name, promote="always")
+        return run(request, store).version
 
 
 def main() -> int:

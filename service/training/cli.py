@@ -18,14 +18,11 @@ from pydantic.fields import FieldInfo
 
 from model_store import StoreError, open_store
 
-from ..data import datasets
-from ..data.columns import feature_specs
-from ..data.csvfile import read_csv_file
 from ..settings import get_settings
-from .pipeline import train_model
+from .pipeline import Prepared, prepare, train_model
 from .promotion import fmt
-from .spec import FLAT_FIELDS, Hyperparameters, TrainSpec, flat_loc, from_flat
-from .task import encode_target
+from .request import FLAT_FIELDS, TrainRequest, flat_loc, from_flat, load
+from .spec import Hyperparameters
 
 ALIASES = {"learning_rate": ["--lr"]}  # short forms kept from the first release
 CLI_ONLY_HTTP = ("timeout",)  # spec fields only HTTP requests have
@@ -68,7 +65,7 @@ def _choices(annotation) -> list[str] | None:
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser: every spec field a flag, plus where the data and the store are."""
     p = _Parser(prog="nns-train", description="Train a network and publish it to the model store.")
-    fields = TrainSpec.model_fields
+    fields = TrainRequest.model_fields
     src = p.add_mutually_exclusive_group()
     _add(p, "model", fields["model"])
     _add(p, "dataset", fields["dataset"], src)
@@ -122,26 +119,26 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _numbers(metrics: dict) -> str:
-    return ", ".join(f"{k} {fmt(v)}" for k, v in metrics.items() if isinstance(v, float))
+def _numbers(scores) -> str:
+    values = scores.model_dump().items()
+    return ", ".join(f"{k} {fmt(v)}" for k, v in values if isinstance(v, float))
 
 
 def _summary(result, elapsed: float) -> str:
     state = "current" if result.promoted else "not promoted"
-    rows = f"{result.metrics['evaluated_on']} rows ({result.metrics['rows']})"
+    rows = f"{result.metrics.evaluated_on} rows ({result.metrics.rows})"
     return (
         f"model {result.model} version {result.version} ({state}) in {elapsed:.2f} s\n"
         f"metrics on {rows}: {_numbers(result.metrics)}\n"
-        f"baseline ({result.baseline.get('kind')}) on the same rows: {_numbers(result.baseline)}\n"
+        f"baseline ({result.baseline.kind}) on the same rows: {_numbers(result.baseline)}\n"
         f"{result.reason}\n"
         f"store {result.store}"
     )
 
 
-def describe_data(data, spec: TrainSpec) -> str:
+def describe_data(prepared: Prepared) -> str:
     """Return the lines that say how the data was read and typed, one line per column."""
-    specs = feature_specs(data)
-    target = encode_target(data.y, data.target, spec.task, spec.hyperparameters.loss)
+    data, specs, target = prepared.data, prepared.specs, prepared.target
     head = f"data: {data.rows} rows"
     if data.dropped:
         head += f" ({data.dropped} dropped: no {data.target!r} value)"
@@ -173,19 +170,19 @@ def _kind(s) -> str:
     return f"{s.type}: {values}{more}{missing}"
 
 
-def _spec(args: argparse.Namespace) -> TrainSpec:
-    """Validate the flags as a TrainSpec; the model defaults to the dataset's name."""
+def _request(args: argparse.Namespace) -> TrainRequest:
+    """Validate the flags as a TrainRequest; the model defaults to the dataset's name."""
     given = {k: v for k, v in vars(args).items() if v is not None}
     for key in ("exclude", "na"):  # given several times: the values add up
         if isinstance(given.get(key), list):
             given[key] = ",".join(given[key])
-    flat = {k: v for k, v in given.items() if k in TrainSpec.model_fields or k in _HYPER}
+    flat = {k: v for k, v in given.items() if k in FLAT_FIELDS or k in _HYPER}
     if not args.data:
         flat.setdefault("dataset", "diabetes")
     flat.setdefault("model", flat.get("dataset"))
     if args.no_promote:
         flat["promote"] = "never"
-    return from_flat(flat)
+    return from_flat(flat, **({"file": args.data} if args.data else {}))
 
 
 _HYPER = set(Hyperparameters.model_fields)
@@ -201,7 +198,7 @@ def train_main(argv: list[str] | None = None) -> int:
     if args.data and not args.model:
         return _fail("--model NAME is required with --data")
     try:
-        spec = _spec(args)
+        req = _request(args)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = flat_loc(err["loc"])
@@ -209,38 +206,24 @@ def train_main(argv: list[str] | None = None) -> int:
             return _fail(err["msg"].removeprefix("Value error, "))
         return _fail(f"invalid {ALIASES.get(loc[0], [flag(str(loc[0]))])[0]}: {err['msg']}")
     try:
-        if args.data:
-            options = {"sep": spec.sep, "exclude": tuple(spec.exclude)}
-            if spec.na is not None:
-                options["na"] = tuple(spec.na)
-            data = read_csv_file(args.data, spec.target, **options)
-        else:
-            data = datasets.builtin(spec.dataset, **spec.moons, seed=spec.hyperparameters.seed)
         location = str(args.store or get_settings().store_root)
         # A directory is shown and stored as an absolute path; an s3:// location as given.
         store = open_store(location if "://" in location else Path(location).resolve())
+        prepared = prepare(req, load(req), store)
         if not args.json:
-            print(describe_data(data, spec), flush=True)
+            print(describe_data(prepared), flush=True)
         bar = None if args.json else ProgressBar()
         started = time.perf_counter()
-        result = train_model(
-            data,
-            spec.hyperparameters,
-            store,
-            spec.model,
-            task=spec.task,
-            promote=spec.promote,
-            progress=bar,
-            source=str(Path(args.data).resolve()) if args.data else f"dataset:{spec.dataset}",
-            excluded=list(spec.exclude),
-        )
+        result = train_model(req, prepared, store, progress=bar)
     except (ValueError, StoreError) as exc:  # DatasetError is a ValueError
         return _fail(str(exc))
     if bar is not None:
         bar.finish(result)
     if args.json:
-        out = {"model": spec.model, "version": result.version, "metrics": result.metrics}
-        out |= {"baseline": result.baseline, "promoted": result.promoted, "reason": result.reason}
+        out = {"model": req.model, "version": result.version}
+        out["metrics"] = result.metrics.model_dump(mode="json")
+        out["baseline"] = result.baseline.model_dump(mode="json")
+        out |= {"promoted": result.promoted, "reason": result.reason}
         print(json.dumps({**out, "task": result.task, "store": result.store}))
     else:
         print(_summary(result, time.perf_counter() - started))

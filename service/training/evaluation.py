@@ -1,9 +1,9 @@
 """Honest evaluation: held-out rows (stratified for classes), metrics and trivial baselines.
 
-Metrics are computed on validation rows whenever the data has at least MIN_VALIDATION_ROWS
-rows; below that they are computed on the training rows and say so. Every version stores its
-metrics beside a baseline measured on the same rows: the majority class for classification,
-the training mean for regression.
+Metrics are computed on validation rows whenever the spec holds some out (Hyperparameters.
+split_for); otherwise on the training rows, and they say so. Every version stores its metrics
+beside a baseline measured on the same rows: the majority class for classification, the
+training mean for regression.
 """
 
 from __future__ import annotations
@@ -12,13 +12,6 @@ import numpy as np
 
 from ..data.dataset import DatasetError
 
-# From 200 rows on, 20% (40 rows or more) are held out for early stopping and metrics. Measured
-# on ten real datasets cut to 50, 100 and 200 rows (scripts/bench_tabular.py --subsample):
-# below 200 rows early stopping on so few validation rows did worse than a fixed 100 epochs on
-# every row, and the held-out metrics swung from seed to seed.
-MIN_VALIDATION_ROWS = 200
-DEFAULT_SPLIT = 0.2
-EPOCHS_WITH_VALIDATION, EPOCHS_WITHOUT = 500, 100  # when a request leaves epochs out
 EPS = 1e-15  # probabilities are clipped to [EPS, 1 - EPS] for the log loss
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from ..data.features import FeatureSpec, Label
+from .promotion import Policy
+from .spec import StoredHyperparameters
 
 Task = Literal["binary", "multiclass", "regression"]
 TASK_FOR_LOSS: dict[str, Task] = {"bce": "binary", "cce": "multiclass", "mse": "regression"}
@@ -53,7 +55,51 @@ class DataSummary(BaseModel):
     excluded: list[str] = Field([], description="Columns left out on request.")
 
 
-class History(BaseModel):
+class Scores(BaseModel):
+    """Metrics of some outputs on some rows; a field a task has no use for is left out."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    accuracy: float | None = None
+    balanced_accuracy: float | None = None
+    log_loss: float | None = Field(None, description="Classification's primary metric.")
+    class_counts: list[int] | None = Field(None, description="Rows of each class, in order.")
+    rmse: float | None = Field(None, description="Regression's primary metric (target units).")
+    mae: float | None = None
+    r2: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset(self, handler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class Metrics(Scores):
+    """A version's metrics and which rows they were measured on."""
+
+    evaluated_on: str = Field(description="validation or training (the rows' role).")
+    rows: int = Field(description="How many rows the metrics were measured on.")
+    final_loss: float | None = Field(None, description="Training loss at the last epoch.")
+
+
+class Baseline(Scores):
+    """The trivial model's metrics on the same rows as the version's."""
+
+    kind: str = Field(description="majority class (classification) or mean (regression).")
+
+
+class Promotion(BaseModel):
+    """The promotion policy a version was trained under, and what it decided."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: Policy
+    promoted: bool
+    reason: str
+    compared_with: int | None = Field(None, description="The current version it was held to.")
+    current_metrics: Scores | None = Field(None, description="That version's on the same rows.")
+
+
+class HistorySummary(BaseModel):
     """The loss curve, thinned to at most a few hundred points."""
 
     epochs_run: int
@@ -79,12 +125,12 @@ class ModelMeta(BaseModel):
     target_scaling: TargetScaling | None = None
     architecture: Architecture
     normalisation: Normalisation
-    hyperparameters: dict[str, Any] = {}
+    hyperparameters: StoredHyperparameters
     data: DataSummary
-    metrics: dict[str, Any] = Field({}, description="On the rows `evaluated_on` names.")
-    baseline: dict[str, Any] = Field({}, description="The trivial model on the same rows.")
-    promotion: dict[str, Any] | None = Field(None, description="The policy and its decision.")
-    history: History
+    metrics: Metrics
+    baseline: Baseline | None = Field(None, description="The trivial model on the same rows.")
+    promotion: Promotion | None = Field(None, description="The policy and its decision.")
+    history: HistorySummary
 
     @model_validator(mode="before")
     @classmethod

@@ -23,7 +23,7 @@ class TrainedModel:
         self.name, self.version = artifact.model, artifact.version
         self.task = self.meta.task
         self.classes = self.meta.classes or []
-        self.features = FeatureSet(self.meta.features)
+        self.feature_set = FeatureSet(self.meta.features)
         self.net = MLP.from_config(self.meta.architecture.model_dump(), artifact.arrays)
         self.scaler = Standardizer.from_dict(self.meta.normalisation.model_dump())
         scaling = self.meta.target_scaling

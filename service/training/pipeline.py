@@ -1,7 +1,10 @@
-"""The one training function shared by the offline command and the training jobs.
+"""The one training function shared by the offline command, the trainer and the bootstrap.
 
-Data -> column typing -> the feature rule -> target encoding -> held-out split -> fit ->
-evaluation against a trivial baseline and the current version -> the promotion gate -> publish.
+`train_model` runs five named stages on data already loaded (service.training.request.load):
+prepare (column typing, the feature rule, target encoding), fit (split, scale, train the
+network), evaluate (metrics and a trivial baseline on held-out rows, and the current version on
+the same rows), decide (the promotion gate) and publish (the new version, current or not).
+`prepare` is also the check POST /train runs before it queues a job.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import orjson
@@ -20,11 +23,21 @@ from ..data.columns import feature_specs
 from ..data.dataset import Dataset, DatasetError
 from ..data.features import FeatureError, FeatureSet, FeatureSpec
 from ..nn import MLP, OUTPUT_FOR_LOSS, Standardizer, fit
+from ..nn.fit import History
 from . import evaluation, promotion
-from .metadata import ModelMeta
+from .metadata import (
+    Baseline,
+    DataSummary,
+    HistorySummary,
+    Metrics,
+    ModelMeta,
+    Promotion,
+    Scores,
+)
 from .model import TrainedModel
 from .plots import loss_curve_png
-from .spec import Hyperparameters
+from .request import TrainRequest, load
+from .spec import StoredHyperparameters, TrainSpec
 from .task import Target, encode_target
 
 HISTORY_POINTS = 200  # loss curve samples kept in model.json
@@ -34,24 +47,89 @@ class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; nothing is published."""
 
 
+Progress = Callable[[int, int, float], None]  # (epoch, epochs, loss)
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """What a finished training run published, and why it is or is not current."""
 
     model: str
     version: int
-    metrics: dict
+    metrics: Metrics
     promoted: bool
     store: str
-    baseline: dict = field(default_factory=dict)
-    reason: str = ""
-    task: str = ""
-    features: list[FeatureSpec] = field(default_factory=list)
-    epochs_run: int = 0
-    stopped_early: bool = False
+    baseline: Baseline
+    reason: str
+    task: str
+    features: list[FeatureSpec]
+    epochs_run: int
+    stopped_early: bool
 
 
-Progress = Callable[[int, int, float], None]  # (epoch, epochs, loss)
+@dataclass(frozen=True)
+class Prepared:
+    """The data made ready for the network: typed features, the encoded target and inputs."""
+
+    data: Dataset
+    specs: list[FeatureSpec]
+    target: Target
+    inputs: np.ndarray  # (rows, width): the feature rule applied, before scaling
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A trained network and how it got there."""
+
+    net: MLP
+    scaler: Standardizer
+    history: History
+    train_rows: np.ndarray
+    eval_rows: np.ndarray  # validation rows; empty when every row trained
+    split: float
+    epochs: int
+    seconds: float
+    outputs: np.ndarray  # the network's outputs on every row
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: Metrics
+    baseline: Baseline
+    current: tuple[int, Scores] | None  # the current version and its scores on the same rows
+
+
+def run(request: TrainRequest, store: Store, progress: Progress | None = None) -> TrainResult:
+    """Load a request's data and train on it: what the trainer and the bootstrap do."""
+    return train_model(request, load(request), store, progress)
+
+
+def train_model(
+    spec: TrainSpec, data: Dataset | Prepared, store: Store, progress: Progress | None = None
+) -> TrainResult:
+    """Fit a network on `data` and publish it as the next version of `spec.model`.
+
+    `data` may come prepared already (nns-train describes it before training).
+    """
+    prepared = data if isinstance(data, Prepared) else prepare(spec, data, store)
+    fitted = fit_network(spec, prepared, progress)
+    judged = evaluate(spec.model, prepared, fitted, store)
+    decision = promotion.decide(
+        spec.promote, prepared.target.task, judged.metrics, judged.baseline, judged.current
+    )
+    return publish(spec, prepared, fitted, judged, decision, store)
+
+
+# -- prepare ------------------------------------------------------------------------------
+
+
+def prepare(spec: TrainSpec, data: Dataset, store: Store) -> Prepared:
+    """Type the columns, check them against the model's current version, encode the target."""
+    specs = feature_specs(data)
+    check_features(store, spec.model, specs)
+    target = encode_target(data.y, data.target, spec.task, spec.hyperparameters.loss)
+    inputs = FeatureSet(specs).encode(data.columns)  # the rule serving applies to requests
+    return Prepared(data, specs, target, inputs)
 
 
 def check_features(store: Store, name: str, specs: list[FeatureSpec]) -> None:
@@ -75,99 +153,25 @@ def _current_meta(store: Store, name: str) -> ModelMeta | None:
         return None
 
 
-def fingerprint(data: Dataset) -> dict:
-    """Identify the training data without storing it."""
-    digest = hashlib.sha256()
-    digest.update(",".join([*data.features, data.target]).encode())
-    for column in [*data.columns, data.y]:
-        if column.dtype.kind == "f":
-            digest.update(np.ascontiguousarray(column).tobytes())
-        else:
-            digest.update(orjson.dumps(column.tolist()))
-    return {"sha256": digest.hexdigest(), "rows": data.rows}
+# -- fit ----------------------------------------------------------------------------------
 
 
-def _split_fraction(params: Hyperparameters, rows: int) -> float:
-    if params.validation_split is not None:
-        return params.validation_split
-    return evaluation.DEFAULT_SPLIT if rows >= evaluation.MIN_VALIDATION_ROWS else 0.0
-
-
-def _evaluate(target: Target, out: np.ndarray, net: MLP, rows: np.ndarray) -> dict:
-    """Return the metrics of network outputs `out` on `rows` (regression in target units)."""
-    if target.task == "regression":
-        predicted = out[:, 0] * target.scale + target.mean
-        actual = target.y[rows] * target.scale + target.mean
-        return evaluation.regression_metrics(predicted, actual)
-    predicted = net.class_indices(out)
-    return evaluation.classification_metrics(out, predicted, target.y[rows], len(target.classes))
-
-
-def _current_on(
-    store: Store, name: str, data: Dataset, specs: list[FeatureSpec], target: Target,
-    rows: np.ndarray,
-) -> tuple[int, dict] | None:  # fmt: skip
-    """Evaluate the current version on the same rows, when it takes the same features and task."""
-    meta = _current_meta(store, name)
-    if meta is None or meta.task != target.task or meta.classes != target.classes:
-        return None
-    if [f.name for f in meta.features] != [s.name for s in specs]:
-        return None
-    try:
-        current = TrainedModel(store.load(name, meta.version))
-        X = current.features.encode([c[rows] for c in data.columns])
-    except (StoreError, ValueError, KeyError, FeatureError):
-        return None  # e.g. a category the current version never saw: not comparable
-    out = current.forward(X)
-    if not np.isfinite(out).all():
-        return None
-    if target.task == "regression":
-        actual = target.y[rows] * target.scale + target.mean
-        return meta.version, evaluation.regression_metrics(out[:, 0], actual)
-    predicted = current.net.class_indices(out)
-    metrics = evaluation.classification_metrics(out, predicted, target.y[rows], len(meta.classes))
-    return meta.version, metrics
-
-
-def train_model(
-    data: Dataset,
-    params: Hyperparameters,
-    store: Store,
-    name: str,
-    *,
-    task: str = "auto",
-    promote: promotion.Policy | bool = "auto",
-    progress: Progress | None = None,
-    source: str = "",
-    excluded: list[str] | None = None,
-) -> TrainResult:
-    """Fit a network on `data` and publish it as the next version of `name`."""
-    if isinstance(promote, bool):
-        promote = "always" if promote else "never"
-    specs = feature_specs(data)
-    check_features(store, name, specs)
-    target = encode_target(data.y, data.target, task, params.loss)
+def fit_network(spec: TrainSpec, prepared: Prepared, progress: Progress | None) -> Fitted:
+    """Split off validation rows, scale on the training rows, and train the network."""
+    params, target = spec.hyperparameters, prepared.target
     rng = np.random.default_rng(params.seed)
     strata = target.y if target.task != "regression" else None
-    fraction = _split_fraction(params, data.rows)
-    train_idx, val_idx = evaluation.split_rows(data.rows, fraction, rng, strata)
-    inputs = FeatureSet(specs).encode(data.columns)  # the rule serving applies to requests
-    scaler = Standardizer.fit(inputs[train_idx])
-    X = scaler.transform(inputs)
+    split = params.split_for(len(target.y))
+    train_rows, eval_rows = evaluation.split_rows(len(target.y), split, rng, strata)
+    scaler = Standardizer.fit(prepared.inputs[train_rows])
+    X = scaler.transform(prepared.inputs)
     n_out = len(target.classes) if target.task == "multiclass" else 1
     net = MLP(
-        X.shape[1],
-        params.hidden,
-        n_out,
-        activation=params.activation,
-        output=OUTPUT_FOR_LOSS[target.loss],
-        rng=rng,
-        dtype=params.dtype,
-    )
-    validation = (X[val_idx], target.y[val_idx]) if val_idx.size else None
-    epochs = params.epochs or (
-        evaluation.EPOCHS_WITH_VALIDATION if validation else evaluation.EPOCHS_WITHOUT
-    )
+        X.shape[1], params.hidden, n_out, activation=params.activation,
+        output=OUTPUT_FOR_LOSS[target.loss], rng=rng, dtype=params.dtype,
+    )  # fmt: skip
+    validation = (X[eval_rows], target.y[eval_rows]) if eval_rows.size else None
+    epochs = params.epochs_for(validation is not None)
 
     def on_epoch(epoch: int, loss: float) -> None:
         if not np.isfinite(loss):
@@ -181,21 +185,12 @@ def train_model(
     # Divergence overflows before the loss turns inf; on_epoch reports it as an error instead.
     with np.errstate(over="ignore", invalid="ignore"):
         history = fit(
-            net,
-            X[train_idx],
-            target.y[train_idx],
-            loss=target.loss,
-            optimizer=params.optimizer,
-            learning_rate=params.learning_rate,
-            epochs=epochs,
-            batch_size=params.batch_size,
-            momentum=params.momentum,
-            weight_decay=params.weight_decay,
-            rng=rng,
-            validation_data=validation,
-            patience=params.patience if validation is not None else None,
-            callback=on_epoch,
-        )
+            net, X[train_rows], target.y[train_rows], loss=target.loss,
+            optimizer=params.optimizer, learning_rate=params.learning_rate, epochs=epochs,
+            batch_size=params.batch_size, momentum=params.momentum,
+            weight_decay=params.weight_decay, rng=rng, validation_data=validation,
+            patience=params.patience if validation is not None else None, callback=on_epoch,
+        )  # fmt: skip
         outputs = net.predict(X)
     seconds = time.perf_counter() - started
     if not np.isfinite(outputs).all():  # serving would have to refuse the answers it gives
@@ -203,75 +198,151 @@ def train_model(
             "training produced a network whose outputs are not finite on its own data; "
             "try a lower learning rate"
         )
-    rows, evaluated_on = (val_idx, "validation") if val_idx.size else (train_idx, "training")
-    metrics = {"evaluated_on": evaluated_on, "rows": int(rows.size)}
-    metrics |= _evaluate(target, outputs[rows], net, rows)
-    metrics["final_loss"] = float(history.loss[-1])
-    y_units = target.y * target.scale + target.mean if target.task == "regression" else target.y
-    baseline = evaluation.baseline(
-        target.task, y_units[train_idx], y_units[rows], len(target.classes or [])
+    return Fitted(net, scaler, history, train_rows, eval_rows, split, epochs, seconds, outputs)
+
+
+# -- evaluate -----------------------------------------------------------------------------
+
+
+def evaluate(name: str, prepared: Prepared, fitted: Fitted, store: Store) -> Evaluation:
+    """Score the new network, the trivial baseline and the current version on the same rows."""
+    target = prepared.target
+    held_out = fitted.eval_rows.size > 0
+    rows = fitted.eval_rows if held_out else fitted.train_rows
+    scores = _scores(target, fitted.outputs[rows], fitted.net, rows)
+    metrics = Metrics(
+        evaluated_on="validation" if held_out else "training",
+        rows=int(rows.size),
+        final_loss=float(fitted.history.loss[-1]),
+        **scores,
     )
-    current = _current_on(store, name, data, specs, target, rows)
-    decision = promotion.decide(promote, target.task, metrics, baseline, current, evaluated_on)
-    step = max(1, len(history.loss) // HISTORY_POINTS)
-    scaling = {"mean": target.mean, "scale": target.scale} if target.task == "regression" else None
-    meta = ModelMeta(
-        features=specs,
-        target=data.target,
-        task=target.task,
-        classes=target.classes,
-        target_scaling=scaling,
-        architecture=net.config(),
-        normalisation=scaler.to_dict(),
-        hyperparameters={
-            **params.model_dump(),
-            "loss": target.loss,
-            "validation_split": fraction,
-            "epochs": epochs,
-        },
-        data={
-            **fingerprint(data),
-            "source": source,
-            "dropped": data.dropped,
-            "excluded": excluded or [],
-        },
-        metrics=metrics,
-        baseline=baseline,
-        promotion={
-            "policy": promote,
-            "promoted": decision.promote,
-            "reason": decision.reason,
-            "compared_with": current[0] if current else None,
-            "current_metrics": current[1] if current else None,
-        },
-        history={
-            "epochs_run": history.epochs_run,
-            "best_epoch": history.best_epoch,
-            "seconds": round(seconds, 4),
-            "loss_every": step,
-            "loss": [float(v) for v in history.loss[::step]],
-            "val_loss": [float(v) for v in history.val_loss[::step]],
-        },
+    y = target.y * target.scale + target.mean if target.task == "regression" else target.y
+    trivial = evaluation.baseline(
+        target.task, y[fitted.train_rows], y[rows], len(target.classes or [])
     )
-    png = loss_curve_png(history.loss, history.val_loss, f"{name}: {target.loss} loss")
-    attachments = {"loss.png": png} if png else None
+    current = _current_on(store, name, prepared, rows)
+    return Evaluation(metrics, Baseline(**trivial), current)
+
+
+def _scores(target: Target, out: np.ndarray, net: MLP, rows: np.ndarray) -> dict:
+    """Return the metrics of network outputs `out` on `rows` (regression in target units)."""
+    if target.task == "regression":
+        predicted = out[:, 0] * target.scale + target.mean
+        actual = target.y[rows] * target.scale + target.mean
+        return evaluation.regression_metrics(predicted, actual)
+    predicted = net.class_indices(out)
+    return evaluation.classification_metrics(out, predicted, target.y[rows], len(target.classes))
+
+
+def _current_on(
+    store: Store, name: str, prepared: Prepared, rows: np.ndarray
+) -> tuple[int, Scores] | None:
+    """Evaluate the current version on the same rows, when it takes the same features and task."""
+    meta, target = _current_meta(store, name), prepared.target
+    if meta is None or meta.task != target.task or meta.classes != target.classes:
+        return None
+    if [f.name for f in meta.features] != [s.name for s in prepared.specs]:
+        return None
+    try:
+        current = TrainedModel(store.load(name, meta.version))
+        X = current.feature_set.encode([c[rows] for c in prepared.data.columns])
+    except (StoreError, ValueError, KeyError, FeatureError):
+        return None  # e.g. a category the current version never saw: not comparable
+    out = current.forward(X)
+    if not np.isfinite(out).all():
+        return None
+    if target.task == "regression":
+        actual = target.y[rows] * target.scale + target.mean
+        return meta.version, Scores(**evaluation.regression_metrics(out[:, 0], actual))
+    predicted = current.net.class_indices(out)
+    scores = evaluation.classification_metrics(out, predicted, target.y[rows], len(meta.classes))
+    return meta.version, Scores(**scores)
+
+
+# -- publish ------------------------------------------------------------------------------
+
+
+def publish(
+    spec: TrainSpec,
+    prepared: Prepared,
+    fitted: Fitted,
+    result: Evaluation,
+    decision: promotion.Decision,
+    store: Store,
+) -> TrainResult:
+    """Write the version (weights, metadata, loss curve); current if the decision says so."""
+    meta = _meta(spec, prepared, fitted, result, decision)
+    curve = loss_curve_png(
+        fitted.history.loss, fitted.history.val_loss, f"{spec.model}: {prepared.target.loss} loss"
+    )
     published = store.publish_outcome(
-        name, net.get_weights(), meta.to_store(), promote=decision.promote, attachments=attachments
+        spec.model,
+        fitted.net.get_weights(),
+        meta.to_store(),
+        promote=decision.promote,
+        attachments={"loss.png": curve} if curve else None,
     )
     reason = decision.reason
     if decision.promote and not published.current:
         # Object storage: a concurrent run's newer version became current first.
-        reason += f"; not made current: a newer version of {name!r} was promoted first"
+        reason += f"; not made current: a newer version of {spec.model!r} was promoted first"
     return TrainResult(
-        name,
-        published.version,
-        metrics,
-        published.current,
-        store.location,
-        baseline=baseline,
-        reason=reason,
+        spec.model, published.version, result.metrics, published.current, store.location,
+        result.baseline, reason, prepared.target.task, prepared.specs,
+        fitted.history.epochs_run, fitted.history.epochs_run < fitted.epochs,
+    )  # fmt: skip
+
+
+def _meta(
+    spec: TrainSpec, prepared: Prepared, fitted: Fitted, result: Evaluation, decision
+) -> ModelMeta:
+    target, history, data = prepared.target, fitted.history, prepared.data
+    step = max(1, len(history.loss) // HISTORY_POINTS)
+    scaling = {"mean": target.mean, "scale": target.scale} if target.task == "regression" else None
+    resolved = {"loss": target.loss, "validation_split": fitted.split, "epochs": fitted.epochs}
+    current = result.current
+    return ModelMeta(
+        features=prepared.specs,
+        target=data.target,
         task=target.task,
-        features=specs,
-        epochs_run=history.epochs_run,
-        stopped_early=history.epochs_run < epochs,
+        classes=target.classes,
+        target_scaling=scaling,
+        architecture=fitted.net.config(),
+        normalisation=fitted.scaler.to_dict(),
+        hyperparameters=StoredHyperparameters(**{**spec.hyperparameters.model_dump(), **resolved}),
+        data=DataSummary(
+            **fingerprint(data),
+            source=data.source.get("name", ""),
+            dropped=data.dropped,
+            excluded=data.source.get("excluded", []),
+        ),
+        metrics=result.metrics,
+        baseline=result.baseline,
+        promotion=Promotion(
+            policy=spec.promote,
+            promoted=decision.promote,
+            reason=decision.reason,
+            compared_with=current[0] if current else None,
+            current_metrics=current[1] if current else None,
+        ),
+        history=HistorySummary(
+            epochs_run=history.epochs_run,
+            best_epoch=history.best_epoch,
+            seconds=round(fitted.seconds, 4),
+            loss_every=step,
+            loss=[float(v) for v in history.loss[::step]],
+            val_loss=[float(v) for v in history.val_loss[::step]],
+        ),
     )
+
+
+def fingerprint(data: Dataset) -> dict:
+    """Identify the training data without storing it."""
+    digest = hashlib.sha256()
+    digest.update(",".join([*data.features, data.target]).encode())
+    for column in [*data.columns, data.y]:
+        if column.dtype.kind == "f":
+            digest.update(np.ascontiguousarray(column).tobytes())
+        else:
+            digest.update(orjson.dumps(column.tolist()))
+    return {"sha256": digest.hexdigest(), "rows": data.rows}

@@ -9,7 +9,12 @@ winning class) and the RMSE for regression; lower is better for both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # metadata imports Policy from here
+    from .metadata import Baseline, Metrics, Scores
+
+    Current = tuple[int, Scores] | None
 
 Policy = Literal["auto", "always", "never"]
 BASELINE_MARGIN = 0.02  # must beat the trivial model by 2% of its loss: not by noise
@@ -30,32 +35,27 @@ def fmt(value: float) -> str:
 
 
 def decide(
-    policy: Policy,
-    task: str,
-    metrics: dict,
-    baseline: dict,
-    current: tuple[int, dict] | None,
-    rows: str,
+    policy: Policy, task: str, metrics: Metrics, baseline: Baseline, current: Current
 ) -> Decision:
-    """Decide on promotion; `current` is (version, its metrics on the same rows) or None.
+    """Decide on promotion; `current` is (version, its scores on the same rows) or None.
 
-    `rows` says which rows the numbers come from ("validation" or "training").
+    `metrics.evaluated_on` says which rows the numbers come from ("validation" or "training").
     """
     if policy == "always":
         return Decision(True, "promote=always")
     if policy == "never":
         return Decision(False, "promote=never: stored, not made current")
-    key = PRIMARY[task]
-    name, new, trivial = NAMES[key], metrics[key], baseline[key]
+    key, rows = PRIMARY[task], metrics.evaluated_on
+    name, new, trivial = NAMES[key], getattr(metrics, key), getattr(baseline, key)
     if not new <= trivial * (1 - BASELINE_MARGIN):
         return Decision(
             False,
-            f"not promoted: {rows} {name} {fmt(new)} does not beat the {baseline['kind']} "
+            f"not promoted: {rows} {name} {fmt(new)} does not beat the {baseline.kind} "
             f"baseline's {fmt(trivial)} by {BASELINE_MARGIN:.0%}",
         )
     if current is not None:
         version, theirs = current
-        old = theirs[key]
+        old = getattr(theirs, key)
         if new > old * (1 + TOLERANCE):
             return Decision(
                 False,
@@ -64,11 +64,10 @@ def decide(
             )
         return Decision(
             True,
-            f"promoted: {rows} {name} {fmt(new)} beats the {baseline['kind']} baseline's "
+            f"promoted: {rows} {name} {fmt(new)} beats the {baseline.kind} baseline's "
             f"{fmt(trivial)} and is no worse than current version {version}'s {fmt(old)}",
         )
     return Decision(
         True,
-        f"promoted: {rows} {name} {fmt(new)} beats the {baseline['kind']} baseline's "
-        f"{fmt(trivial)}",
+        f"promoted: {rows} {name} {fmt(new)} beats the {baseline.kind} baseline's {fmt(trivial)}",
     )

@@ -1,9 +1,11 @@
 """The training spec: what to train and how, with every default and limit in one place.
 
-`nns-train`'s flags, the query of a CSV `POST /train` and the JSON body of `POST /train` are
-all parsed into `TrainSpec` (the JSON body adds inline `rows`: `TrainRequest`). The service's
-size limits (NNS_MAX_*) are validators that apply when a `Limits` is in the validation context;
-the offline command passes none.
+`Hyperparameters` holds how to train, with the service's defaults; `TrainSpec` adds which model,
+the task and what happens after (promotion, the time budget). Where the data comes from is the
+other half of a training request (service/training/request.py). The service's size limits
+(NNS_MAX_*) are validators that apply when a `Limits` is in the validation context (HTTP
+requests); the offline command passes none. The row limit applies where rows are counted: to
+inline rows and moons samples here, to a CSV while it is read (request.load).
 """
 
 from __future__ import annotations
@@ -19,14 +21,13 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from model_store import InvalidName, validate_name
 
-from ..data.csvfile import MISSING
-from ..data.datasets import BUILTIN, MOONS_NOISE, MOONS_SAMPLES
+from ..data.datasets import BUILTIN
+from ..nn import HIDDEN_ACTIVATIONS
 from ..settings import Settings
 from .promotion import Policy
 
@@ -43,7 +44,6 @@ def _model_name(value: str) -> str:
 ModelName = Annotated[
     str, AfterValidator(_model_name), Field(json_schema_extra={"pattern": NAME_PATTERN})
 ]
-Dataset = Literal[BUILTIN]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -108,18 +108,27 @@ Positive = Annotated[int, Field(ge=1, le=MAX_COUNT), BeforeValidator(_integral)]
 Width = Annotated[int, Field(ge=1), BeforeValidator(_integral), AfterValidator(_width)]
 
 
+# What the defaults resolve to when a request leaves epochs or validation_split out. From 200
+# rows on, 20% (40 rows or more) are held out for early stopping and metrics. Measured on ten
+# real datasets cut to 50, 100 and 200 rows (bench_tabular --subsample): below 200 rows early
+# stopping on so few validation rows did worse than a fixed 100 epochs on every row.
+MIN_VALIDATION_ROWS = 200
+DEFAULT_SPLIT = 0.2
+EPOCHS_WITH_VALIDATION, EPOCHS_WITHOUT = 500, 100
+
+
 class Hyperparameters(BaseModel):
     """How to train; each field is a flag of nns-train (`--learning-rate` is also `--lr`).
 
-    The defaults suit tabular data (chosen by measurement, README "Training on your own CSV");
-    the built-in datasets keep the settings they were designed with (RECIPES) for the fields
-    a request leaves out.
+    The defaults suit tabular data (chosen by measurement, docs/benchmarks.md); the built-in
+    datasets keep the settings they were designed with for the fields a request
+    leaves out.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hidden: list[Width] = Field([64], description="Hidden layer widths; [] is a perceptron.")
-    activation: Literal["sigmoid", "tanh", "relu", "identity"] = Field(
+    activation: Literal[HIDDEN_ACTIVATIONS] = Field(  # type: ignore[valid-type]
         "tanh", description="Activation of the hidden layers."
     )
     loss: Literal["bce", "cce", "mse"] | None = Field(
@@ -133,8 +142,8 @@ class Hyperparameters(BaseModel):
         None,
         ge=1,
         le=MAX_COUNT,
-        description="Passes over the training rows; none: at most 500 with early stopping on a "
-        "validation split, 100 without one.",
+        description=f"Passes over the training rows; none: at most {EPOCHS_WITH_VALIDATION} with "
+        f"early stopping on a validation split, {EPOCHS_WITHOUT} without one.",
     )
     batch_size: Positive | None = Field(128, description="Rows per step; none: the full batch.")
     seed: Count = Field(1, ge=0, le=2**32 - 1, description="Seed of every random draw.")
@@ -143,8 +152,9 @@ class Hyperparameters(BaseModel):
         ge=0,
         lt=1,
         allow_inf_nan=False,
-        description="Share of rows held out for early stopping and metrics; none: 0.2 from "
-        "200 rows on, else 0 (metrics on the training rows).",
+        description="Share of rows held out for early stopping and metrics; none: "
+        f"{DEFAULT_SPLIT} from {MIN_VALIDATION_ROWS} rows on, else 0 (metrics on the training "
+        "rows).",
     )
     patience: Positive | None = Field(
         50, description="Epochs without a better validation loss before stopping early."
@@ -161,6 +171,18 @@ class Hyperparameters(BaseModel):
         given = self.model_dump(include=self.model_fields_set)
         return Hyperparameters.model_validate({**recipe, **given})
 
+    def split_for(self, rows: int) -> float:
+        """Return the validation share for `rows` rows (validation_split, else the default)."""
+        if self.validation_split is not None:
+            return self.validation_split
+        return DEFAULT_SPLIT if rows >= MIN_VALIDATION_ROWS else 0.0
+
+    def epochs_for(self, validation: bool) -> int:
+        """Return the epochs to run (epochs, else the default with or without validation)."""
+        if self.epochs is not None:
+            return self.epochs
+        return EPOCHS_WITH_VALIDATION if validation else EPOCHS_WITHOUT
+
     @field_validator("hidden")
     @classmethod
     def _depth(cls, widths: list[int], info: ValidationInfo) -> list[int]:
@@ -172,6 +194,12 @@ class Hyperparameters(BaseModel):
     def _epochs(cls, epochs: int | None, info: ValidationInfo) -> int | None:
         within("epochs", epochs, info)
         return epochs
+
+
+class StoredHyperparameters(Hyperparameters):
+    """The hyperparameters a version was trained with, every default resolved (model.json)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 # The settings the built-in datasets were designed with: the diabetes perceptron, XOR and moons
@@ -191,33 +219,13 @@ RECIPES: dict[str, dict] = {
 
 
 class TrainSpec(BaseModel):
-    """A training run: the model, the data (a built-in dataset or the caller's), how, and after."""
+    """What to train and how, and what happens after: everything but where the data is."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: ModelName = Field(description="Model to train; a new name creates the model.")
-    target: str | None = Field(None, min_length=1, description="The column of the data to predict.")
-    dataset: Dataset | None = Field(None, description="A built-in dataset instead of own data.")
-    samples: int | None = Field(
-        None,
-        ge=2,
-        le=MAX_COUNT,
-        validate_default=True,
-        description=f"moons only: rows ({MOONS_SAMPLES}).",
-    )
-    noise: float | None = Field(
-        None, ge=0, le=10, allow_inf_nan=False, description=f"moons only: noise ({MOONS_NOISE})."
-    )
     task: Literal["auto", "binary", "multiclass", "regression"] = Field(
         "auto", description="What to predict; auto: worked out from the target's values."
-    )
-    exclude: list[str] = Field([], description="Columns to leave out (IDs, names, leaks).")
-    sep: Literal[",", ";", "\t", "|"] | None = Field(
-        None, description="CSV delimiter; none: detected (comma, semicolon, tab or pipe)."
-    )
-    na: list[str] | None = Field(
-        None,
-        description="Cells that mean a missing value; none: " + ", ".join(repr(m) for m in MISSING),
     )
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
     promote: Policy = Field(
@@ -232,13 +240,6 @@ class TrainSpec(BaseModel):
         description="Wall-clock budget in seconds (default and maximum: NNS_JOB_TIMEOUT).",
     )
 
-    @field_validator("samples")
-    @classmethod
-    def _samples(cls, samples: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("dataset") == "moons":
-            check_rows(samples or MOONS_SAMPLES, info)
-        return samples
-
     @field_validator("promote", mode="before")
     @classmethod
     def _old_booleans(cls, value: Any, info: ValidationInfo) -> Any:
@@ -249,123 +250,8 @@ class TrainSpec(BaseModel):
             return "always" if value else "never"
         return value
 
-    @field_validator("sep", mode="before")
-    @classmethod
-    def _sep_names(cls, value: Any) -> Any:
-        """Accept the delimiters' names, easier to type than a tab: comma, semicolon, tab, pipe."""
-        names = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
-        return names.get(value, value) if isinstance(value, str) else value
-
-    @field_validator("exclude", "na", mode="before")
-    @classmethod
-    def _comma_list(cls, value: Any) -> Any:
-        """Accept "a,b" (flags and CSV query values) as well as a list."""
-        return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _recipe(self) -> TrainSpec:
-        """Resolve the hyperparameters: a built-in dataset's recipe for what was left out."""
-        if self.dataset is not None:
-            self.hyperparameters = self.hyperparameters.for_dataset(self.dataset)
-        return self
-
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, timeout: float | None, info: ValidationInfo) -> float | None:
         within("timeout", timeout, info)
         return timeout
-
-    @model_validator(mode="after")
-    def _dataset_options(self) -> TrainSpec:
-        if self.dataset is not None and self.target is not None:
-            raise ValueError("target only applies to rows or a CSV; a dataset names its own")
-        if self.dataset != "moons" and (self.samples is not None or self.noise is not None):
-            raise ValueError("samples and noise only apply to dataset moons")
-        return self
-
-    @property
-    def moons(self) -> dict[str, float]:
-        """Return the moons options with their defaults: {"samples": ..., "noise": ...}."""
-        noise = MOONS_NOISE if self.noise is None else self.noise
-        return {"samples": self.samples or MOONS_SAMPLES, "noise": noise}
-
-
-_NULL = {"type": "null"}
-_NO_ROWS = {"rows": _NULL, "target": _NULL}
-_NO_MOONS = {"samples": _NULL, "noise": _NULL}
-# TrainRequest's source rules in JSON Schema, so the OpenAPI document admits no body it refuses.
-TRAIN_SOURCES = [
-    {
-        "required": ["rows", "target"],
-        "properties": {"rows": {"type": "array"}, "target": {"type": "string"}, "dataset": _NULL}
-        | _NO_MOONS,
-    },
-    {"required": ["dataset"], "properties": {"dataset": {"const": "moons"}, **_NO_ROWS}},
-    {
-        "required": ["dataset"],
-        "properties": {
-            "dataset": {"enum": [d for d in BUILTIN if d != "moons"]},
-            **_NO_ROWS,
-            **_NO_MOONS,
-        },
-    },
-]
-Cell = Annotated[float, Field(allow_inf_nan=False)] | str | bool | None  # null: missing
-
-
-class TrainRequest(TrainSpec):
-    """The JSON body of POST /train: inline `rows` with their `target`, or a built-in `dataset`."""
-
-    model_config = ConfigDict(json_schema_extra={"anyOf": TRAIN_SOURCES})
-
-    rows: list[dict[str, Cell]] | None = Field(
-        None,
-        min_length=1,
-        description="Training rows: each feature and the target by name; null is missing.",
-    )
-
-    @field_validator("rows")
-    @classmethod
-    def _row_limit(cls, rows: list | None, info: ValidationInfo) -> list | None:
-        if rows is not None:
-            check_rows(len(rows), info)
-        return rows
-
-    @model_validator(mode="after")
-    def _one_source(self) -> TrainRequest:
-        if (self.rows is None) == (self.dataset is None):
-            raise ValueError("give either rows (with target) or dataset")
-        if self.rows is not None and self.target is None:
-            raise ValueError("rows need target: the column to predict")
-        return self
-
-
-# -- flat forms: nns-train flags and the CSV query -----------------------------------------
-FLAT_FIELDS = (
-    "model", "target", "dataset", "samples", "noise", "task", "exclude", "sep", "na", "promote",
-    "timeout",
-)  # fmt: skip
-
-
-def hidden_widths(text: str) -> list[str]:
-    """Split "64,64" into widths; "none" or "" is no hidden layer."""
-    text = text.strip()
-    return [] if text.lower() in ("", "none") else [part.strip() for part in text.split(",")]
-
-
-def from_flat(values: dict[str, Any], limits: Limits | None = None) -> TrainSpec:
-    """Validate flat name=value pairs (strings allowed); hyperparameters sit beside the rest.
-
-    Errors locate hyperparameters by their own name, as they were given: ["epochs"].
-    """
-    top = {k: v for k, v in values.items() if k in FLAT_FIELDS}
-    hyper = {k: v for k, v in values.items() if k not in FLAT_FIELDS}
-    if isinstance(hyper.get("hidden"), str):
-        hyper["hidden"] = hidden_widths(hyper["hidden"])
-    return TrainSpec.model_validate({**top, "hyperparameters": hyper}, context={"limits": limits})
-
-
-def flat_loc(loc: tuple | list) -> list:
-    """Return an error location of a flat form: ["hyperparameters", "epochs"] -> ["epochs"]."""
-    loc = list(loc)
-    return loc[1:] if loc[:1] == ["hyperparameters"] else loc

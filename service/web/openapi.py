@@ -66,6 +66,7 @@ class Operation:
     media: str = "application/json"  # of the `ok` responses
     ok_content: dict[str, dict] = field(default_factory=dict)  # more media types of those
     error_text: dict[int, str] = field(default_factory=dict)
+    components: dict[str, dict] = field(default_factory=dict)  # raw schemas `body` refers to
 
 
 def describe(summary: str, ok: dict[int, tuple[str, Schema]], errors=(), **kw):
@@ -131,6 +132,7 @@ class _Builder:
         parameters = [_path_param(p) for p in params] + list(op.params)
         if parameters:
             out["parameters"] = parameters
+        self.extra.update(op.components)
         if op.body is not None or op.content:
             content = {"application/json": {"schema": self.schema(op.body)}} if op.body else {}
             out["requestBody"] = {"required": True, "content": {**content, **op.content}}

@@ -10,7 +10,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from ..data.features import FeatureSpec, Label
 from ..jobs.state import JobStatus  # noqa: F401 - the job record, described once, with the jobs
-from ..training.metadata import Architecture, DataSummary, ModelMeta, TargetScaling, Task
+from ..training.metadata import (
+    Architecture,
+    Baseline,
+    DataSummary,
+    Metrics,
+    ModelMeta,
+    Promotion,
+    TargetScaling,
+    Task,
+)
+from ..training.spec import StoredHyperparameters
 
 
 class ErrorDetail(BaseModel):
@@ -61,7 +71,7 @@ class ModelList(BaseModel):
 
 
 class TrainingSummary(BaseModel):
-    hyperparameters: dict[str, Any]
+    hyperparameters: StoredHyperparameters
     data: DataSummary
     epochs_run: int | None
     best_epoch: int | None
@@ -84,7 +94,7 @@ class ModelCard(BaseModel):
         description="Regression: the training target's mean and scale (answers are in its units).",
     )
     architecture: Architecture
-    metrics: dict[str, Any]
+    metrics: Metrics
     training: TrainingSummary
     created_at: str
     load_error: str | None = Field(None, description="Set when a newer CURRENT failed to load.")
@@ -110,7 +120,7 @@ class ModelCard(BaseModel):
                 epochs_run=history.epochs_run,
                 best_epoch=history.best_epoch,
                 seconds=history.seconds,
-                final_loss=meta.metrics.get("final_loss"),
+                final_loss=meta.metrics.final_loss,
             ),
             created_at=meta.created_at,
             load_error=load_error,
@@ -128,10 +138,10 @@ class VersionSummary(BaseModel):
     current: bool = Field(description="CURRENT names this version.")
     created_at: str
     task: Task | None = None
-    metrics: dict[str, Any] = Field({}, description="On the rows `evaluated_on` names.")
-    baseline: dict[str, Any] = Field({}, description="The trivial model on the same rows.")
+    metrics: Metrics | None = Field(None, description="On the rows `evaluated_on` names.")
+    baseline: Baseline | None = Field(None, description="The trivial model on the same rows.")
     data: DataSummary | None = None
-    promotion: dict[str, Any] | None = Field(
+    promotion: Promotion | None = Field(
         None, description="The policy, whether it made the version current, and why."
     )
     error: str | None = Field(None, description="Why the version cannot be read.")

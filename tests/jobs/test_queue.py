@@ -14,13 +14,12 @@ import redis
 from huey.registry import Message
 
 from model_store import ModelStore
-from service.data import datasets
-from service.jobs.queue import JobFinished, JobQueue, JobSpec, JsonSerializer
+from service.jobs.queue import JobFinished, JobQueue, JsonSerializer
 from service.jobs.reaper import Reaper
 from service.jobs.state import Conflict
 from service.jobs.trainer import Trainer, run_job
 from service.settings import Settings
-from service.training.pipeline import Hyperparameters
+from service.training.request import TrainRequest
 from tests.support.harness import RedisServer, wait_until
 
 
@@ -55,8 +54,10 @@ def api(settings) -> JobQueue:
     return JobQueue.from_settings(settings)
 
 
-def spec(model="diabetes", timeout=60.0, **params) -> JobSpec:
-    return JobSpec(model, Hyperparameters(**params), "always", "test", timeout)
+def spec(model="diabetes", timeout=60.0, dataset="diabetes", **params) -> TrainRequest:
+    return TrainRequest(
+        model=model, dataset=dataset, hyperparameters=params, promote="always", timeout=timeout
+    )
 
 
 def run_next(queue: JobQueue) -> str | None:
@@ -99,7 +100,7 @@ def claim(queue: JobQueue, job_id: str, holder: str = "trainer-1"):
 
 
 def test_every_opener_sees_the_same_records_and_messages(queue, api, settings):
-    job = api.submit(spec(epochs=20), datasets.diabetes())
+    job = api.submit(spec(epochs=20, dataset="diabetes"))
     assert job["status"] == "queued" and job["attempts"] == 0
     assert queue.get(job["job_id"]) == job and queue.pending() == 1
     assert run_next(queue) == "succeeded"
@@ -112,7 +113,7 @@ def test_every_opener_sees_the_same_records_and_messages(queue, api, settings):
 
 
 def test_reading_never_writes(queue):
-    job_id = queue.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = queue.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     claim(queue, job_id)
     before = queue.records.read(job_id)
     for _ in range(3):
@@ -139,7 +140,7 @@ def test_messages_travel_as_json_and_a_pickle_is_never_loaded():
 
 
 def test_a_cancel_between_the_claims_read_and_write_wins_and_nothing_runs(queue, api, settings):
-    job_id = api.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = api.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     answers = before_next_write(queue, lambda: api.cancel(job_id))
     assert run_next(queue) is None  # the claim lost: it re-read, saw cancelled, skipped
     assert answers[0]["status"] == "cancelled"
@@ -148,7 +149,7 @@ def test_a_cancel_between_the_claims_read_and_write_wins_and_nothing_runs(queue,
 
 
 def test_a_claim_between_the_cancels_read_and_write_turns_it_into_a_request(queue, api):
-    job_id = api.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = api.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     claimed = before_next_write(api, lambda: claim(queue, job_id))
     answer = api.cancel(job_id)
     assert claimed[0] is not None and answer["status"] == "running"
@@ -156,7 +157,7 @@ def test_a_claim_between_the_cancels_read_and_write_turns_it_into_a_request(queu
 
 
 def test_a_heartbeat_from_a_stale_copy_keeps_the_cancel_request(queue, api):
-    job_id = api.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = api.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     claim(queue, job_id)
     before_next_write(queue, lambda: api.cancel(job_id))
     beat = queue.beat(job_id, "trainer-1", {"epoch": 3, "epochs": 20, "loss": 0.5})
@@ -165,12 +166,12 @@ def test_a_heartbeat_from_a_stale_copy_keeps_the_cancel_request(queue, api):
 
 
 def test_cancel_and_the_point_of_no_return_exclude_each_other(queue, api):
-    first = api.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    first = api.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     claim(queue, first)
     api.cancel(first)
     with pytest.raises(Conflict, match="cancel was requested"):
         queue.begin_publish(first, "trainer-1")
-    second = api.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    second = api.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     claim(queue, second)
     before_next_write(api, lambda: queue.begin_publish(second, "trainer-1"))
     with pytest.raises(JobFinished, match="publishing"):
@@ -179,7 +180,7 @@ def test_cancel_and_the_point_of_no_return_exclude_each_other(queue, api):
 
 
 def test_a_reaper_never_overwrites_a_heartbeat_that_landed_after_its_read(queue, settings):
-    job_id = queue.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = queue.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     claim(queue, job_id)
     now = [0.0]
     reaper = Reaper(JobQueue.from_settings(settings), clock=lambda: now[0])
@@ -192,7 +193,7 @@ def test_a_reaper_never_overwrites_a_heartbeat_that_landed_after_its_read(queue,
 
 
 def test_a_job_settled_by_the_reaper_is_not_the_old_trainers_any_more(queue, settings):
-    job_id = queue.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = queue.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     claim(queue, job_id)
     now = [0.0]
     reaper = Reaper(JobQueue.from_settings(settings), clock=lambda: now[0])
@@ -212,7 +213,7 @@ def test_a_job_settled_by_the_reaper_is_not_the_old_trainers_any_more(queue, set
 
 
 def test_the_reaper_re_queues_at_most_n_times_then_fails_with_the_reason(queue, settings):
-    job_id = queue.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = queue.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     now = [0.0]
     reaper = Reaper(queue, clock=lambda: now[0])
     for attempt in range(1, settings.job_max_requeues + 2):
@@ -227,7 +228,7 @@ def test_the_reaper_re_queues_at_most_n_times_then_fails_with_the_reason(queue, 
 
 
 def test_the_reaper_leaves_jobs_of_its_own_process_alone(queue):
-    job_id = queue.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = queue.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     claim(queue, job_id, "mine")
     now = [0.0]
     reaper = Reaper(queue, held=lambda: {"mine"}, clock=lambda: now[0])
@@ -237,7 +238,7 @@ def test_the_reaper_leaves_jobs_of_its_own_process_alone(queue):
 
 
 def test_a_lost_message_is_sent_again(queue):
-    job_id = queue.submit(spec(epochs=20), datasets.diabetes())["job_id"]
+    job_id = queue.submit(spec(epochs=20, dataset="diabetes"))["job_id"]
     queue.take()  # taken by a trainer that died before it claimed the job
     now = [0.0]
     reaper = Reaper(queue, clock=lambda: now[0])
@@ -254,7 +255,7 @@ def test_a_lost_message_is_sent_again(queue):
 
 
 def test_a_running_job_reports_progress_and_heartbeats(queue, api):
-    job = api.submit(spec(model="slow", epochs=100_000), datasets.xor())
+    job = api.submit(spec(model="slow", epochs=100_000, dataset="xor"))
     thread = in_background(queue)
     try:
         first = wait_running(api, job["job_id"])
@@ -273,7 +274,7 @@ def test_a_running_job_reports_progress_and_heartbeats(queue, api):
 
 
 def test_cancelling_a_running_job_stops_it_and_publishes_nothing(queue, api, settings):
-    job = api.submit(spec(model="slow", epochs=100_000), datasets.xor())
+    job = api.submit(spec(model="slow", epochs=100_000, dataset="xor"))
     thread = in_background(queue)
     wait_running(api, job["job_id"])
     answer = api.cancel(job["job_id"])
@@ -289,7 +290,7 @@ def test_cancelling_a_running_job_stops_it_and_publishes_nothing(queue, api, set
 
 
 def test_a_job_past_its_budget_fails_and_publishes_nothing(queue, settings):
-    job = queue.submit(spec(model="slow", timeout=0.3, epochs=100_000), datasets.xor())
+    job = queue.submit(spec(model="slow", timeout=0.3, epochs=100_000, dataset="xor"))
     assert run_next(queue) == "failed"
     final = queue.get(job["job_id"])
     assert final["error"].startswith("the job ran past its budget of 0.3 s at epoch")
@@ -297,7 +298,7 @@ def test_a_job_past_its_budget_fails_and_publishes_nothing(queue, settings):
 
 
 def test_a_trainer_shutting_down_hands_its_job_back(queue, api):
-    job = api.submit(spec(model="slow", epochs=100_000), datasets.xor())
+    job = api.submit(spec(model="slow", epochs=100_000, dataset="xor"))
     thread = in_background(queue)
     wait_running(api, job["job_id"])
     queue.stopping.set()
@@ -311,8 +312,8 @@ def test_a_trainer_shutting_down_hands_its_job_back(queue, api):
 
 
 def test_features_that_changed_after_submission_fail_the_job_clearly(queue):
-    first = queue.submit(spec(model="fresh", epochs=10), datasets.xor())
-    second = queue.submit(spec(model="fresh", epochs=10), datasets.diabetes())
+    first = queue.submit(spec(model="fresh", epochs=10, dataset="xor"))
+    second = queue.submit(spec(model="fresh", epochs=10, dataset="diabetes"))
     assert [run_next(queue), run_next(queue)] == ["succeeded", "failed"]
     assert queue.get(first["job_id"])["status"] == "succeeded"
     failed = queue.get(second["job_id"])
@@ -320,7 +321,7 @@ def test_features_that_changed_after_submission_fail_the_job_clearly(queue):
 
 
 def test_a_message_for_a_job_that_is_not_queued_is_skipped(queue, settings):
-    job = queue.submit(spec(epochs=10), datasets.diabetes())
+    job = queue.submit(spec(epochs=10, dataset="diabetes"))
     queue.cancel(job["job_id"])
     assert run_job(queue, job["job_id"]) is None
     assert run_job(queue, "0" * 32) is None  # no such job: nothing happens
@@ -329,7 +330,7 @@ def test_a_message_for_a_job_that_is_not_queued_is_skipped(queue, settings):
 
 
 def test_counts_and_pending(queue):
-    jobs = [queue.submit(spec(epochs=10), datasets.diabetes()) for _ in range(3)]
+    jobs = [queue.submit(spec(epochs=10, dataset="diabetes")) for _ in range(3)]
     assert queue.pending() == 3
     queue.cancel(jobs[2]["job_id"])
     run_next(queue)
@@ -337,7 +338,7 @@ def test_counts_and_pending(queue):
 
 
 def test_a_job_whose_input_is_unreadable_fails_instead_of_staying_running(queue, monkeypatch):
-    job = queue.submit(spec(epochs=10), datasets.diabetes())
+    job = queue.submit(spec(epochs=10, dataset="diabetes"))
     monkeypatch.setattr(queue.records, "input", lambda job_id: b"not an npz")
     assert run_next(queue) is None
     failed = queue.get(job["job_id"])
@@ -346,7 +347,7 @@ def test_a_job_whose_input_is_unreadable_fails_instead_of_staying_running(queue,
 
 def test_a_message_that_is_not_ours_is_dropped(queue):
     queue.huey.storage.enqueue(b"not json")
-    queue.task("not-a-job-id")
+    queue.message_task("not-a-job-id")
     for _ in range(2):
         with pytest.raises(ValueError):
             queue.take()

@@ -18,7 +18,7 @@ from model_store import CorruptArtifact, InvalidName, Pointer, Published, StoreE
 from model_store.s3 import REFUSED, S3Store, make_client
 from service.data import datasets
 from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.spec import Hyperparameters, TrainSpec
 from tests.support.s3_servers import S3Server, start_rclone
 
 from .conftest import (
@@ -185,8 +185,8 @@ def test_training_overtaken_on_object_storage_reports_not_promoted(
 ) -> None:
     store, rival = open_store(s3_raw.location), open_store(s3_raw.location)
     race_a_newer_publish(store, rival, monkeypatch)
-    result = train_model(datasets.diabetes(), Hyperparameters(epochs=50), store, "diabetes",
-                         promote="always")  # fmt: skip
+    spec = TrainSpec(model="diabetes", hyperparameters=Hyperparameters(epochs=50), promote="always")
+    result = train_model(spec, datasets.diabetes(), store)
     assert (result.version, result.promoted) == (1, False)
     assert result.reason.endswith(
         "not made current: a newer version of 'diabetes' was promoted first"

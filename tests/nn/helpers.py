@@ -44,3 +44,15 @@ def make_blobs(n_per: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     y = np.repeat(np.arange(3), n_per)
     order = rng.permutation(len(y))
     return X[order], y[order]
+
+
+# The engine's fit() has no defaults for the options that shape training (the training spec
+# holds the service's); these are the tests' own, the settings the engine was first tuned with.
+FIT = {"loss": "bce", "optimizer": "adam", "learning_rate": 0.05, "epochs": 2000}
+
+
+def train(net, X, y, **options):
+    """Call fit() with the tests' settings for whatever `options` leave out."""
+    from service.nn import fit
+
+    return fit(net, X, y, **{**FIT, **options})

@@ -5,16 +5,16 @@ import json
 import numpy as np
 import pytest
 
-from service.nn import MLP, Standardizer, fit
+from service.nn import MLP, Standardizer
 
-from .helpers import make_blobs, make_moons
+from .helpers import make_blobs, make_moons, train
 
 
 def test_xor_is_learned() -> None:
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
     y = np.array([0, 1, 1, 0])
     net = MLP(2, [4], 1, activation="sigmoid", rng=np.random.default_rng(0))
-    history = fit(
+    history = train(
         net, X, y, optimizer="adam", learning_rate=0.05, epochs=3000, rng=np.random.default_rng(0)
     )
     assert history.loss[-1] < 0.01
@@ -27,7 +27,9 @@ def test_diabetes_perceptron_with_sgd() -> None:
     X = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=float)
     y = np.array([1, 0, 0, 1, 1])
     net = MLP(3, [], 1, activation="sigmoid", output="sigmoid", rng=np.random.default_rng(0))
-    fit(net, X, y, optimizer="sgd", learning_rate=0.05, epochs=20000, rng=np.random.default_rng(0))
+    train(
+        net, X, y, optimizer="sgd", learning_rate=0.05, epochs=20000, rng=np.random.default_rng(0)
+    )
     smoker, obese = net.predict(np.array([[1.0, 0, 0], [0, 1, 0]]))[:, 0]
     assert smoker < 0.5 < obese
     assert ((net.predict(X)[:, 0] > 0.5) == y.astype(bool)).all()
@@ -38,7 +40,7 @@ def test_moons_held_out_accuracy() -> None:
     # test set matters: the data seed is fixed (every activation reaches 0.98 on it).
     X, y = make_moons(500, 0.2, np.random.default_rng(2))
     net = MLP(2, [10], 1, activation="tanh", rng=np.random.default_rng(0))
-    fit(net, X[:400], y[:400], learning_rate=0.05, epochs=2000, rng=np.random.default_rng(1))
+    train(net, X[:400], y[:400], learning_rate=0.05, epochs=2000, rng=np.random.default_rng(1))
     accuracy = np.mean((net.predict(X[400:])[:, 0] > 0.5) == y[400:])
     assert accuracy >= 0.97
 
@@ -46,7 +48,7 @@ def test_moons_held_out_accuracy() -> None:
 def test_multiclass_blobs_with_softmax() -> None:
     X, y = make_blobs(60, np.random.default_rng(0))
     net = MLP(2, [8], 3, activation="tanh", output="softmax", rng=np.random.default_rng(0))
-    history = fit(
+    history = train(
         net,
         X[:150],
         y[:150],
@@ -67,7 +69,7 @@ def test_regression_with_mse() -> None:
     x = rng.uniform(-2, 2, size=(200, 1))
     y = 2 * x[:, 0] + 1 + rng.normal(0, 0.1, 200)
     net = MLP(1, [8], 1, activation="tanh", output="identity", rng=rng)
-    history = fit(
+    history = train(
         net,
         x[:160],
         y[:160],
@@ -84,7 +86,7 @@ def test_regression_with_mse() -> None:
 def _train(seed: int, dtype: str = "float64") -> MLP:
     X, y = make_moons(120, 0.2, np.random.default_rng(9))
     net = MLP(2, [6, 5], 1, activation="relu", rng=np.random.default_rng(seed), dtype=dtype)
-    fit(net, X, y, epochs=20, batch_size=16, rng=np.random.default_rng(seed))
+    train(net, X, y, epochs=20, batch_size=16, rng=np.random.default_rng(seed))
     return net
 
 
@@ -113,7 +115,7 @@ def test_mini_batches_not_dividing_n() -> None:
     X, y = make_moons(101, 0.1, np.random.default_rng(0))
     net = MLP(2, [8], 1, activation="tanh", rng=np.random.default_rng(0))
     seen = []
-    history = fit(
+    history = train(
         net,
         X,
         y,
@@ -126,7 +128,7 @@ def test_mini_batches_not_dividing_n() -> None:
     assert seen == list(range(1, 61)) and history.epochs_run == 60
     assert history.loss[-1] < 0.5 * history.loss[0]
     # A batch larger than the data set is simply the full batch.
-    fit(net, X, y, epochs=2, batch_size=1000, rng=np.random.default_rng(0))
+    train(net, X, y, epochs=2, batch_size=1000, rng=np.random.default_rng(0))
 
 
 def test_weight_decay_shrinks_w_only() -> None:
@@ -134,7 +136,7 @@ def test_weight_decay_shrinks_w_only() -> None:
 
     def one_sgd_step(decay: float) -> dict[str, np.ndarray]:
         net = MLP(2, [5], 1, activation="tanh", rng=np.random.default_rng(0))
-        fit(
+        train(
             net,
             X,
             y,
@@ -160,7 +162,7 @@ def test_weight_decay_gives_smaller_weights_after_training() -> None:
 
     def norm_after(decay: float) -> float:
         net = MLP(2, [10], 1, activation="tanh", rng=np.random.default_rng(0))
-        fit(net, X, y, epochs=300, weight_decay=decay, rng=np.random.default_rng(0))
+        train(net, X, y, epochs=300, weight_decay=decay, rng=np.random.default_rng(0))
         return sum(float(np.sum(w**2)) for k, w in net.parameters().items() if k.endswith("W"))
 
     assert norm_after(0.01) < 0.8 * norm_after(0.0)
@@ -171,7 +173,7 @@ def test_sgd_momentum_trains_faster_than_plain_sgd() -> None:
 
     def final_loss(momentum: float) -> float:
         net = MLP(2, [10], 1, activation="tanh", rng=np.random.default_rng(0))
-        history = fit(
+        history = train(
             net,
             X,
             y,
@@ -194,7 +196,7 @@ def test_early_stopping_restores_best_weights() -> None:
     # best epoch comes early and training must stop well before `epochs`.
     snapshots: dict[int, dict[str, np.ndarray]] = {}
     net = MLP(2, [8], 1, activation="tanh", rng=np.random.default_rng(0))
-    history = fit(
+    history = train(
         net,
         X,
         y,
@@ -219,7 +221,7 @@ def test_early_stopping_restores_best_weights() -> None:
 def test_history_without_validation_and_to_dict() -> None:
     X, y = make_moons(50, 0.1, np.random.default_rng(0))
     net = MLP(2, [3], 1, rng=np.random.default_rng(0))
-    history = fit(net, X, y, epochs=5, rng=np.random.default_rng(0))
+    history = train(net, X, y, epochs=5, rng=np.random.default_rng(0))
     assert history.val_loss == [] and history.val_metric == [] and history.best_epoch is None
     d = json.loads(json.dumps(history.to_dict()))
     assert d["epochs_run"] == 5 and len(d["loss"]) == 5 and d["best_epoch"] is None
@@ -236,7 +238,7 @@ def test_callback_exception_propagates_and_stops_training() -> None:
             raise KeyboardInterrupt("cancelled")
 
     with pytest.raises(KeyboardInterrupt, match="cancelled"):
-        fit(net, X, y, epochs=100, rng=np.random.default_rng(0), callback=cancel)
+        train(net, X, y, epochs=100, rng=np.random.default_rng(0), callback=cancel)
     assert [e for e, _ in calls] == [1, 2, 3]
     assert all(isinstance(loss, float) for _, loss in calls)
 
@@ -247,5 +249,5 @@ def test_standardized_training_pipeline() -> None:
     X = X * [1000.0, 0.001] + [5e4, -3.0]  # wildly different scales, as real features have
     scaler = Standardizer.fit(X)
     net = MLP(2, [8], 1, activation="tanh", rng=rng)
-    history = fit(net, scaler.transform(X), y, epochs=500, rng=rng)
+    history = train(net, scaler.transform(X), y, epochs=500, rng=rng)
     assert history.loss[-1] < 0.1

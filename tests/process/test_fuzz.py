@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from model_store import ModelStore
-from service.training.spec import TrainRequest
+from service.training.request import TrainRequest, body_components, body_schema
 from service.web.app import create_app
 from service.web.openapi import operations as app_operations
 from tests.support.api import AUTH, TOKEN
@@ -230,7 +230,8 @@ def test_bodies_the_document_admits_are_accepted(client, auth):
 
 
 def test_the_train_schema_refuses_the_bodies_the_validator_refuses():
-    schema = Draft202012Validator(TrainRequest.model_json_schema())
+    local = "#/$defs/{model}"  # the document's body schema, with its components beside it
+    schema = Draft202012Validator({**body_schema(local), "$defs": body_components(local)})
     rows = [{"x": 0, "y": 0}]
     bodies = [
         {},

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
-from service.data import datasets
-from service.jobs.queue import JobFinished, JobQueue, JobSpec
+from service.jobs.queue import JobFinished, JobQueue
 from service.settings import Settings
-from service.training.pipeline import Hyperparameters
+from service.training.request import TrainRequest
+from service.training.spec import Hyperparameters
 from tests.support.harness import Proc, RedisServer, env_for, start_trainer, wait_until
 
 pytestmark = pytest.mark.process
@@ -100,16 +100,14 @@ def settings_for(data_dir: Path, **env: str) -> Settings:
     return Settings(data_dir=data_dir, **fields)
 
 
-def spec(model: str, epochs: int, hidden=(16,)) -> JobSpec:
+def spec(model: str, epochs: int, hidden=(16,)) -> TrainRequest:
     # Full batch, no early stopping: the job runs all its epochs, as long as each test needs.
     params = Hyperparameters(
         hidden=list(hidden), epochs=epochs, batch_size=None, validation_split=0, patience=None
     )
-    return JobSpec(model, params, "always", "test", 600)
-
-
-def moons() -> datasets.Dataset:
-    return datasets.make_moons(200)
+    return TrainRequest(
+        model=model, dataset="moons", samples=200, hyperparameters=params, promote="always"
+    )
 
 
 def final(queue: JobQueue, job_id: str, timeout: float = 60) -> dict:
@@ -143,7 +141,7 @@ def job_ended(trainer: Proc) -> bool:
 def test_a_cancel_while_the_trainer_claims_the_job_is_honoured(tmp_path):
     """Old defect: the API answered "cancelled", then the trainer ran, published and promoted."""
     queue = JobQueue.from_settings(settings_for(tmp_path, **FAST))
-    job_id = queue.submit(spec("claimed", 3000), moons())["job_id"]
+    job_id = queue.submit(spec("claimed", 3000))["job_id"]
     pause = Pause(tmp_path, "service.jobs.queue:_unpack", **FAST)  # inside the claim
     with stopping(pause.trainer):
         pause.wait_paused()
@@ -167,7 +165,7 @@ def test_a_cancel_while_the_trainer_claims_the_job_is_honoured(tmp_path):
 def test_a_cancel_around_publishing_is_either_refused_or_nothing_is_published(tmp_path, where):
     """Old defect: the cancel was accepted (202) and the trainer published anyway."""
     queue = JobQueue.from_settings(settings_for(tmp_path, **FAST))
-    job_id = queue.submit(spec("late", 300), moons())["job_id"]
+    job_id = queue.submit(spec("late", 300))["job_id"]
     pause = Pause(tmp_path, where, **FAST)
     with stopping(pause.trainer):
         pause.wait_paused()
@@ -193,7 +191,7 @@ def test_reads_never_write_a_silent_trainers_job_stays_running_until_a_reaper_ac
     """Old defect: GET /train/jobs/{id} marked the job failed (a read that writes)."""
     settings = settings_for(tmp_path, **FAST)
     queue = JobQueue.from_settings(settings)
-    job_id = queue.submit(spec("silent", 3000), moons())["job_id"]
+    job_id = queue.submit(spec("silent", 3000))["job_id"]
     trainer = start_trainer(tmp_path, **FAST)
     with stopping(trainer):
         before = running_with_progress(queue, job_id)
@@ -214,7 +212,7 @@ def test_a_job_failed_as_stale_never_comes_back_when_its_trainer_wakes(tmp_path)
     """Old defect: failed as stale, then its trainer's heartbeat made it running and succeeded."""
     env = {**FAST, "NNS_JOB_MAX_REQUEUES": "0"}
     queue = JobQueue.from_settings(settings_for(tmp_path, **env))
-    job_id = queue.submit(spec("wakes", 15000), moons())["job_id"]
+    job_id = queue.submit(spec("wakes", 15000))["job_id"]
     first = start_trainer(tmp_path, tmp_path / "first.log", **env)
     second = None
     with stopping(first):
@@ -234,7 +232,7 @@ def test_a_job_failed_as_stale_never_comes_back_when_its_trainer_wakes(tmp_path)
 def test_a_killed_trainers_job_is_taken_over_within_10_s_by_default(tmp_path):
     """Old defects: the job showed "running" for 30 s, and a restarted trainer ignored it."""
     queue = JobQueue.from_settings(Settings(data_dir=tmp_path))  # default heartbeat settings
-    job_id = queue.submit(spec("orphan", 15000), moons())["job_id"]
+    job_id = queue.submit(spec("orphan", 15000))["job_id"]
     first = start_trainer(tmp_path, tmp_path / "first.log")
     with stopping(first):
         running_with_progress(queue, job_id)
@@ -259,7 +257,7 @@ def test_a_lost_job_is_failed_by_the_reaper_without_anyone_reading_it(tmp_path):
     """Old defect: a stale job was only marked failed when someone read it."""
     env = {**FAST, "NNS_JOB_MAX_REQUEUES": "0"}
     queue = JobQueue.from_settings(settings_for(tmp_path, **env))
-    job_id = queue.submit(spec("unread", 15000), moons())["job_id"]
+    job_id = queue.submit(spec("unread", 15000))["job_id"]
     first = start_trainer(tmp_path, tmp_path / "first.log", **env)
     with stopping(first):
         running_with_progress(queue, job_id)
@@ -273,7 +271,7 @@ def test_a_lost_job_is_failed_by_the_reaper_without_anyone_reading_it(tmp_path):
 
 def test_a_requeued_job_publishes_once_even_when_its_first_trainer_wakes(tmp_path):
     queue = JobQueue.from_settings(settings_for(tmp_path, **FAST))
-    job_id = queue.submit(spec("twice", 15000), moons())["job_id"]
+    job_id = queue.submit(spec("twice", 15000))["job_id"]
     first = start_trainer(tmp_path, tmp_path / "first.log", **FAST)
     with stopping(first):
         running_with_progress(queue, job_id)
@@ -327,9 +325,7 @@ def test_a_redis_outage_is_logged_once_down_and_once_back_without_tracebacks(tmp
     queue = JobQueue.from_settings(settings_for(tmp_path, **env))
     trainer = start_trainer(tmp_path, **env)
     with stopping(trainer):
-        assert final(queue, queue.submit(spec("up", 50), moons())["job_id"])["status"] == (
-            "succeeded"
-        )
+        assert final(queue, queue.submit(spec("up", 50))["job_id"])["status"] == ("succeeded")
         redis.stop()
         refuser = Refuser(redis.port)
         try:
@@ -339,7 +335,7 @@ def test_a_redis_outage_is_logged_once_down_and_once_back_without_tracebacks(tmp
             refuser.close()
         redis = RedisServer(tmp_path / "redis2.log", port=redis.port)
         try:
-            job = final(queue, queue.submit(spec("back", 50), moons())["job_id"], timeout=60)
+            job = final(queue, queue.submit(spec("back", 50))["job_id"], timeout=60)
             wait_until(lambda: "reachable again" in trainer.output(), 20, what="the back line")
         finally:
             redis.stop()

@@ -12,9 +12,11 @@ import redis
 
 from model_store import ModelStore
 from service.data import datasets
-from service.jobs.queue import JobQueue, JobSpec
+from service.jobs.queue import JobQueue
 from service.settings import Settings
-from service.training.pipeline import Hyperparameters, train_model
+from service.training.pipeline import train_model
+from service.training.request import TrainRequest
+from service.training.spec import Hyperparameters, TrainSpec
 from tests.support.api import (
     AUTH,
     TOKEN,
@@ -87,7 +89,11 @@ def test_retrain_promote_roll_back_and_a_failing_job_on_redis(tmp_path, start_st
 def test_promotions_and_rollbacks_under_load_fail_no_request(stack):
     for promote in (True, True, False):  # versions 1 and 2; 3 is never current
         params = Hyperparameters(epochs=50)
-        train_model(datasets.xor(), params, stack.store, "flip", promote=promote)
+        train_model(
+            TrainSpec(model="flip", hyperparameters=params, promote=promote),
+            datasets.xor(),
+            stack.store,
+        )
     api, row = stack.api, {"x1": 0, "x2": 1}
     wait_until(
         lambda: versions_served(api, path="/models/flip/predict", row=row) == {2}, 3, what="flip"
@@ -186,8 +192,10 @@ def test_sigterm_puts_the_running_job_back_for_the_next_trainer(tmp_path):
     settings = Settings(data_dir=tmp_path)
     queue = JobQueue.from_settings(settings)
     params = Hyperparameters(hidden=[16], epochs=200_000, validation_split=0, patience=None)
-    spec = JobSpec("slow", params, "always", "test", 600)
-    job_id = queue.submit(spec, datasets.make_moons(200))["job_id"]
+    request = TrainRequest(
+        model="slow", dataset="moons", samples=200, hyperparameters=params, promote="always"
+    )
+    job_id = queue.submit(request)["job_id"]
 
     def progressing():
         job = queue.get(job_id)

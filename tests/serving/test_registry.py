@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from service.data import datasets
 from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.spec import Hyperparameters, TrainSpec
 
 
 def test_a_model_whose_versions_were_never_promoted_is_neither_served_nor_an_error(client, store):
-    train_model(datasets.xor(), Hyperparameters(epochs=5), store, "fresh", promote="never")
+    train_model(
+        TrainSpec(model="fresh", hyperparameters=Hyperparameters(epochs=5), promote="never"),
+        datasets.xor(),
+        store,
+    )
     assert store.versions("fresh") == [1]
     assert client.get("/health/ready").status_code == 200  # readiness is not affected
     resp = client.post("/models/fresh/predict", json={"x1": 0, "x2": 1})

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from model_store import ModelStore
-from service.data import datasets
-from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.pipeline import run
+from service.training.request import TrainRequest
 
 # The eight diabetes rows with a `diabetic` target: what a client posts to /train.
 ROWS = [
@@ -24,9 +23,11 @@ ISLANDS = ["Biscoe", "Dream", "Torgersen"]
 def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", **params):
     """Train a small model quickly and publish it; return the TrainResult."""
     params.setdefault("epochs", 300)
-    data = datasets.builtin(dataset, samples=200)
-    hyper = Hyperparameters(**params).for_dataset(dataset)  # the dataset's recipe for the rest
-    return train_model(data, hyper, store, name, promote="always", source=f"dataset:{dataset}")
+    samples = 200 if dataset == "moons" else None  # the dataset's recipe for the rest
+    request = TrainRequest(
+        model=name, dataset=dataset, samples=samples, hyperparameters=params, promote="always"
+    )
+    return run(request, store)
 
 
 def penguins_csv() -> str:

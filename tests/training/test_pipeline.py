@@ -11,7 +11,7 @@ from service.data.csvfile import read_csv_text
 from service.data.dataset import DatasetError
 from service.serving.predictor import Predictor
 from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.spec import Hyperparameters, TrainSpec
 
 
 @pytest.fixture
@@ -20,7 +20,11 @@ def store(tmp_path):
 
 
 def test_publishes_everything_the_card_needs(store):
-    result = train_model(datasets.diabetes(), Hyperparameters(epochs=200), store, "diabetes")
+    result = train_model(
+        TrainSpec(model="diabetes", hyperparameters=Hyperparameters(epochs=200)),
+        datasets.diabetes(),
+        store,
+    )
     assert (result.model, result.version, result.promoted) == ("diabetes", 1, True)
     meta = store.load("diabetes").meta
     for key in (
@@ -44,8 +48,8 @@ def test_publishes_everything_the_card_needs(store):
 
 def test_same_seed_same_weights_and_predictions(store):
     params = Hyperparameters(epochs=100, seed=9)
-    train_model(datasets.xor(), params, store, "a")
-    train_model(datasets.xor(), params, store, "b")
+    train_model(TrainSpec(model="a", hyperparameters=params), datasets.xor(), store)
+    train_model(TrainSpec(model="b", hyperparameters=params), datasets.xor(), store)
     a, b = store.load("a"), store.load("b")
     for key in a.arrays:
         assert np.array_equal(a.arrays[key], b.arrays[key])
@@ -53,7 +57,11 @@ def test_same_seed_same_weights_and_predictions(store):
 
 def test_saved_model_predicts_bitwise_like_the_trained_one(store):
     data = datasets.make_moons(200, 0.2, seed=1)
-    train_model(data, Hyperparameters(hidden=[8], epochs=100), store, "moons")
+    train_model(
+        TrainSpec(model="moons", hyperparameters=Hyperparameters(hidden=[8], epochs=100)),
+        data,
+        store,
+    )
     p1 = Predictor(store.load("moons"), 100)
     p2 = Predictor(store.load("moons", 1), 100)
     assert np.array_equal(p1.outputs(data.X), p2.outputs(data.X))
@@ -62,8 +70,8 @@ def test_saved_model_predicts_bitwise_like_the_trained_one(store):
 def test_validation_split_metrics_and_early_stopping(store):
     data = datasets.make_moons(300, 0.2, seed=2)
     params = Hyperparameters(hidden=[8], epochs=3000, validation_split=0.2, patience=20)
-    result = train_model(data, params, store, "moons")
-    assert result.metrics["evaluated_on"] == "validation" and result.metrics["rows"] == 60
+    result = train_model(TrainSpec(model="moons", hyperparameters=params), data, store)
+    assert result.metrics.evaluated_on == "validation" and result.metrics.rows == 60
     meta = store.load("moons").meta
     assert meta["history"]["epochs_run"] < 3000 and meta["history"]["best_epoch"] is not None
 
@@ -72,22 +80,25 @@ def test_regression_and_multiclass(store):
     x = np.linspace(-2, 2, 40)
     csv = "x,y\n" + "".join(f"{v},{3 * v + 1}\n" for v in x)
     reg = train_model(
-        read_csv_text(csv, "y"),
-        Hyperparameters(
-            hidden=[], loss="mse", activation="identity", epochs=500, learning_rate=0.05
+        TrainSpec(
+            model="line",
+            hyperparameters=Hyperparameters(
+                hidden=[], loss="mse", activation="identity", epochs=500, learning_rate=0.05
+            ),
         ),
+        read_csv_text(csv, "y"),
         store,
-        "line",
     )
-    assert reg.metrics["rmse"] < 0.1
+    assert reg.metrics.rmse < 0.1
     rows = "".join(f"{i % 3 * 5 + 0.1 * (i % 7)},{i % 3}\n" for i in range(60))
     multi = train_model(
+        TrainSpec(
+            model="three", hyperparameters=Hyperparameters(hidden=[6], loss="cce", epochs=800)
+        ),
         read_csv_text("v,c\n" + rows, "c"),
-        Hyperparameters(hidden=[6], loss="cce", epochs=800),
         store,
-        "three",
     )
-    assert multi.metrics["accuracy"] > 0.9
+    assert multi.metrics.accuracy > 0.9
     assert store.load("three").meta["classes"] == [0, 1, 2]
 
 
@@ -113,7 +124,11 @@ def test_regression_and_multiclass(store):
 )
 def test_refuses_bad_data_and_publishes_nothing(store, csv, params, message):
     with pytest.raises(ValueError, match=message):
-        train_model(read_csv_text(csv, "y"), Hyperparameters(**params), store, "m")
+        train_model(
+            TrainSpec(model="m", hyperparameters=Hyperparameters(**params)),
+            read_csv_text(csv, "y"),
+            store,
+        )
     assert store.list_models() == []
 
 
@@ -127,15 +142,23 @@ def test_refuses_bad_data_and_publishes_nothing(store, csv, params, message):
 def test_a_task_or_loss_that_does_not_fit_the_target_is_refused(store, task, loss, message):
     data = read_csv_text("a,y\n1,yes\n2,no\n", "y")
     with pytest.raises(DatasetError, match=message):
-        train_model(data, Hyperparameters(loss=loss), store, "m", task=task)
+        train_model(
+            TrainSpec(model="m", hyperparameters=Hyperparameters(loss=loss), task=task), data, store
+        )
     assert store.list_models() == []
 
 
 def test_features_must_match_existing_model(store):
-    train_model(datasets.diabetes(), Hyperparameters(epochs=10), store, "diabetes")
+    train_model(
+        TrainSpec(model="diabetes", hyperparameters=Hyperparameters(epochs=10)),
+        datasets.diabetes(),
+        store,
+    )
     other = read_csv_text("smoking,obesity,age,diabetic\n0,1,3,1\n1,0,4,0\n", "diabetic")
     with pytest.raises(DatasetError, match=r"missing \['exercise'\], unexpected \['age'\]"):
-        train_model(other, Hyperparameters(epochs=10), store, "diabetes")
+        train_model(
+            TrainSpec(model="diabetes", hyperparameters=Hyperparameters(epochs=10)), other, store
+        )
     assert store.versions("diabetes") == [1]
 
 
@@ -150,7 +173,9 @@ def test_hyperparameters_refuse_nonsense():
 
 def test_loss_plot_is_stored_beside_the_version(store):
     # matplotlib is in the dev extra, so the plotting path runs here.
-    train_model(datasets.xor(), Hyperparameters(epochs=50), store, "xor")
+    train_model(
+        TrainSpec(model="xor", hyperparameters=Hyperparameters(epochs=50)), datasets.xor(), store
+    )
     png = (store.root / "xor" / "1" / "loss.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     assert "loss.png" in store.load("xor").meta["attachments"]

@@ -13,9 +13,10 @@ import pytest
 from model_store import ModelStore
 from service.data import datasets
 from service.data.dataset import Dataset
+from service.training.metadata import Baseline, Metrics, Scores
 from service.training.pipeline import train_model
 from service.training.promotion import decide
-from service.training.spec import Hyperparameters
+from service.training.spec import Hyperparameters, TrainSpec
 from tests.support.harness import ROOT
 
 PARAMS = Hyperparameters(hidden=[16], epochs=300, learning_rate=0.01, batch_size=None)
@@ -33,10 +34,10 @@ def store(tmp_path) -> ModelStore:
 
 
 def test_a_broken_retrain_is_stored_but_not_promoted_and_the_reason_has_both_numbers(store):
-    good = train_model(moons(), PARAMS, store, "m")
-    assert good.promoted and good.metrics["evaluated_on"] == "validation"
+    good = train_model(TrainSpec(model="m", hyperparameters=PARAMS), moons(), store)
+    assert good.promoted and good.metrics.evaluated_on == "validation"
     assert good.reason.startswith("promoted: validation log loss")
-    broken = train_model(moons(shuffled=True), PARAMS, store, "m")
+    broken = train_model(TrainSpec(model="m", hyperparameters=PARAMS), moons(shuffled=True), store)
     assert (broken.version, broken.promoted) == (2, False)
     assert store.current_version("m") == 1
     numbers = re.findall(r"\d+\.\d+", broken.reason)
@@ -46,9 +47,9 @@ def test_a_broken_retrain_is_stored_but_not_promoted_and_the_reason_has_both_num
 
 
 def test_worse_than_the_current_version_on_the_same_rows_is_refused(store):
-    train_model(moons(), PARAMS, store, "m")
+    train_model(TrainSpec(model="m", hyperparameters=PARAMS), moons(), store)
     weak = Hyperparameters(hidden=[2], epochs=3, learning_rate=0.01, batch_size=None)
-    result = train_model(moons(), weak, store, "m")
+    result = train_model(TrainSpec(model="m", hyperparameters=weak), moons(), store)
     assert not result.promoted
     assert "current version 1's" in result.reason or "baseline" in result.reason
     meta = store.read_meta("m", 2)
@@ -57,25 +58,36 @@ def test_worse_than_the_current_version_on_the_same_rows_is_refused(store):
 
 
 def test_always_promotes_and_never_stores_only(store):
-    train_model(moons(), PARAMS, store, "m")
-    forced = train_model(moons(shuffled=True), PARAMS, store, "m", promote="always")
+    train_model(TrainSpec(model="m", hyperparameters=PARAMS), moons(), store)
+    forced = train_model(
+        TrainSpec(model="m", hyperparameters=PARAMS, promote="always"), moons(shuffled=True), store
+    )
     assert forced.promoted and store.current_version("m") == 2
-    kept = train_model(moons(), PARAMS, store, "m", promote="never")
+    kept = train_model(
+        TrainSpec(model="m", hyperparameters=PARAMS, promote="never"), moons(), store
+    )
     assert not kept.promoted and store.current_version("m") == 2
     assert kept.reason.startswith("promote=never")
 
 
 def test_a_first_version_only_has_to_beat_its_baseline(store):
-    result = train_model(moons(shuffled=True), PARAMS, store, "fresh")
+    result = train_model(
+        TrainSpec(model="fresh", hyperparameters=PARAMS), moons(shuffled=True), store
+    )
     assert not result.promoted and "baseline" in result.reason
     assert store.versions("fresh") == [1] and store.promoted_versions("fresh") == []
 
 
 def test_decide_tolerance_is_relative_and_documented():
-    base = {"kind": "mean", "rmse": 100.0}
-    assert decide("auto", "regression", {"rmse": 50.0}, base, (1, {"rmse": 49.5}), "v").promote
-    assert not decide("auto", "regression", {"rmse": 51.0}, base, (1, {"rmse": 49.5}), "v").promote
-    assert not decide("auto", "regression", {"rmse": 99.0}, base, None, "v").promote
+    base = Baseline(kind="mean", rmse=100.0)
+    old = (1, Scores(rmse=49.5))
+
+    def on(rmse: float) -> Metrics:
+        return Metrics(evaluated_on="validation", rows=10, rmse=rmse)
+
+    assert decide("auto", "regression", on(50.0), base, old).promote
+    assert not decide("auto", "regression", on(51.0), base, old).promote
+    assert not decide("auto", "regression", on(99.0), base, None).promote
 
 
 def test_the_cli_says_why_and_the_json_line_carries_it(tmp_path):

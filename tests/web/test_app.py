@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from openapi_spec_validator import validate
@@ -121,10 +123,18 @@ def served(client) -> int:
     return client.post("/predict", json=ROW).get_json()["version"]
 
 
+def load_failures(client) -> float:
+    """Return the process's count of diabetes versions that failed to load (shared by tests)."""
+    text = client.get("/metrics").get_data(as_text=True)
+    found = re.search(r'^nns_model_load_failures_total\{model="diabetes"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def test_hot_reload_and_refusal_of_a_corrupt_version(client, store):
     train(store, epochs=50, seed=5)
     wait_until(lambda: served(client) == 2, 10, what="the app to load version 2")
     # Version 3 is published and then damaged on disk: it must be refused, 2 keeps serving.
+    failures = load_failures(client)
     train(store, epochs=50, seed=6)
     weights = store.root / "diabetes" / "3" / "weights.npz"
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
@@ -138,8 +148,7 @@ def test_hot_reload_and_refusal_of_a_corrupt_version(client, store):
     assert ready.status_code == 200 and ready.get_json()["status"] == "degraded"
     assert "version 3" in ready.get_json()["problems"][0]
     assert "version 3" in client.get("/models/diabetes").get_json()["load_error"]
-    metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'nns_model_load_failures_total{model="diabetes"} 1.0' in metrics
+    assert load_failures(client) == failures + 1
 
 
 def test_fresh_app_falls_back_to_newest_loadable_version(settings_dict, store):
@@ -155,11 +164,16 @@ def test_fresh_app_falls_back_to_the_last_promoted_version_not_an_unpromoted_one
     settings_dict, store
 ):
     from service.data import datasets
-    from service.training.pipeline import Hyperparameters, train_model
+    from service.training.pipeline import train_model
+    from service.training.spec import Hyperparameters, TrainSpec
 
     train(store, epochs=50)  # v2, promoted
     params = Hyperparameters(epochs=50)
-    train_model(datasets.diabetes(), params, store, "diabetes", promote=False)  # v3, loadable
+    train_model(
+        TrainSpec(model="diabetes", hyperparameters=params, promote=False),
+        datasets.diabetes(),
+        store,
+    )  # v3, loadable
     train(store, epochs=50)  # v4, promoted, then damaged
     (store.root / "diabetes" / "4" / "weights.npz").write_bytes(b"garbage")
     client = create_app(settings_dict).test_client()

@@ -302,7 +302,8 @@ def test_openapi_describes_the_training_endpoints(client):
     assert set(post["requestBody"]["content"]) == {"application/json", "text/csv"}
     assert {"get", "delete"} <= set(doc["paths"]["/train/jobs/{job_id}"])
     schemas = doc["components"]["schemas"]
-    assert {"TrainRequest", "JobStatus", "JobAccepted", "Hyperparameters"} <= set(schemas)
+    assert {"TrainOnRows", "TrainOnMoons", "TrainOnDataset"} <= set(schemas)
+    assert {"JobStatus", "JobAccepted", "Hyperparameters"} <= set(schemas)
     assert "epochs" in schemas["Hyperparameters"]["properties"]
 
 
@@ -351,3 +352,33 @@ def test_a_version_that_fails_to_load_is_refused_until_repaired_and_promoted_aga
     assert resp.status_code == 200
     assert client.post("/predict", json=one).json["version"] == 2
     assert client.get("/health/ready").json["status"] == "ok"
+
+
+def test_exclude_means_the_same_for_nns_train_and_post_train(client, auth, jobs, store):
+    from service.training.cli import train_main
+
+    args = ["--dataset", "moons", "--samples", "20", "--exclude", "x1", "--epochs", "5", "--json"]
+    assert train_main([*args, "--model", "cli", "--store", str(store.root)]) == 0
+    body = {"model": "http", "dataset": "moons", "samples": 20, "exclude": ["x1"]}
+    assert submit(client, auth, {**body, "hyperparameters": {"epochs": 5}}).status_code == 202
+    run_next(jobs)
+    cards = {name: client.get(f"/models/{name}/versions/1").json for name in ("cli", "http")}
+    for card in cards.values():
+        assert [f["name"] for f in card["features"]] == ["x2"]
+        assert card["training"]["data"]["excluded"] == ["x1"]
+
+
+def test_a_request_cannot_name_a_file_on_the_server(client, auth, jobs):
+    body = {"model": "m", "file": "/etc/passwd", "target": "root"}
+    resp = submit(client, auth, body)
+    assert resp.status_code == 422 and resp.json["details"][0]["loc"] == ["file"]
+    csv = {**auth, "Content-Type": "text/csv"}
+    resp = client.post("/train?model=m&target=y&file=/etc/passwd", data="a,y\n0,0\n", headers=csv)
+    assert resp.status_code == 422 and resp.json["details"][0]["loc"] == ["query", "file"]
+    assert jobs.pending() == 0
+
+
+def test_query_parameters_with_a_json_body_are_refused_not_ignored(client, auth, jobs):
+    resp = submit(client, auth, diabetes_job(epochs=5), query_string={"epochs": "9"})
+    assert resp.status_code == 422 and "only apply to a text/csv body" in resp.json["error"]
+    assert jobs.pending() == 0

@@ -37,7 +37,7 @@ def test_semicolons_a_bom_text_columns_missing_cells_and_a_yes_no_target_are_acc
             "name,a,y\n" + "".join(f"n{i},{i % 3},{i % 2}\n" for i in range(30)),
             "column 'name' looks like an identifier",
         ),
-        ("model=m&target=y&exclude=zz", "a,y\n1,0\n2,1\n", "not in the data: ['zz']; columns: 'a'"),
+        ("model=m&target=y&exclude=zz", "a,y\n1,0\n2,1\n", "not in the CSV: ['zz']; columns: 'a'"),
         ("model=m&target=y&task=regression", "a,y\n1,yes\n2,no\n", "holds text"),
         (
             "model=m&target=y&task=binary&loss=mse",

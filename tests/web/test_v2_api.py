@@ -13,7 +13,7 @@ import tritonclient.http as httpclient
 from model_store import ModelStore
 from service.data.csvfile import read_csv_text
 from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
 from tests.support.training import train
 
@@ -182,8 +182,20 @@ CLASSES_CSV = (
 def test_multiclass_and_regression_models_equal_predict(tmp_path, settings_dict, store):
     params = dict(hidden=[6], epochs=60, learning_rate=0.05)
     data = read_csv_text(CLASSES_CSV, "kind")
-    train_model(data, Hyperparameters(loss="cce", **params), store, "kinds", promote="always")
-    train_model(data, Hyperparameters(loss="mse", **params), store, "amount", promote="always")
+    train_model(
+        TrainSpec(
+            model="kinds", hyperparameters=Hyperparameters(loss="cce", **params), promote="always"
+        ),
+        data,
+        store,
+    )
+    train_model(
+        TrainSpec(
+            model="amount", hyperparameters=Hyperparameters(loss="mse", **params), promote="always"
+        ),
+        data,
+        store,
+    )
     client = create_app(settings_dict).test_client()
     rows = [[0.05, 0.1], [1.0, 1.0], [2.1, -1.0], [0.5, 0.5]]
     classes = predict(client, rows, ["a", "b"], model="kinds")

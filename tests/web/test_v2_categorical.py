@@ -23,7 +23,7 @@ from service.data.dataset import from_rows
 from service.serving.v2 import signature
 from service.serving.v2.tensors import strings_from_bytes
 from service.training.pipeline import train_model
-from service.training.spec import Hyperparameters
+from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
 from tests.support.training import SPECIES, penguins_csv
 
@@ -57,7 +57,7 @@ def client(tmp_path_factory):
     text = penguins_csv()
 
     def fit(name: str, data) -> None:
-        train_model(data, params, store, name, promote="always")
+        train_model(TrainSpec(model=name, hyperparameters=params, promote="always"), data, store)
 
     fit("penguins", read_csv_text(text, "species", exclude=("big", "mass")))
     fit("big", read_csv_text(text, "big", exclude=("species", "mass")))

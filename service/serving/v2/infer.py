@@ -38,7 +38,7 @@ def infer(
     header, raw = binary.split(body, header_length)
     request = parse(header, header_length is not None)
     chosen = outputs.select(request, predictor)
-    X = feature_matrix(request.inputs, raw, predictor.features, max_batch, signature(predictor))
+    X = feature_matrix(request.inputs, raw, predictor.feature_set, max_batch, signature(predictor))
     try:
         out = predictor.outputs(X)
     except NonFiniteOutput as exc:  # V2 answers every bad request with 400

@@ -35,7 +35,7 @@ def model(predictor: Predictor, versions: list[int]) -> dict:
     per feature, FP64, BYTES or BOOL, shape [N].
     """
     sig = signature(predictor)
-    names = predictor.features.names
+    names = predictor.feature_set.names
     if sig.matrix:
         inputs = [{"name": MATRIX, "datatype": "FP64", "shape": [-1, len(names)]}]
         forms = f"{MATRIX} [N, {len(names)}], or one tensor per feature ([N] or [N, 1])"

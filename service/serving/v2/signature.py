@@ -150,7 +150,7 @@ class Signature:
 
 
 def _build(predictor: Predictor) -> Signature:
-    inputs = [feature_input(spec) for spec in predictor.features.specs]
+    inputs = [feature_input(spec) for spec in predictor.feature_set.specs]
     return Signature(
         inputs=inputs,
         by_name={f.name: f for f in inputs},

@@ -10,10 +10,7 @@ from pydantic import ValidationError
 
 from model_store import VersionNotFound
 
-from ...data import datasets
-from ...data.columns import feature_specs
-from ...data.csvfile import read_csv_text
-from ...data.dataset import Dataset, DatasetError, from_rows
+from ...data.dataset import DatasetError
 from ...errors import (
     BadRequest,
     Conflict,
@@ -24,14 +21,22 @@ from ...errors import (
     invalid,
     problem,
 )
-from ...jobs.queue import JOB_ID, JobFinished, JobQueue, JobSpec, QueueUnavailable
+from ...jobs.queue import JOB_ID, JobFinished, JobQueue, QueueUnavailable
 from ...training import pipeline
-from ...training.spec import Hyperparameters, Limits, TrainRequest, TrainSpec, flat_loc, from_flat
-from ...training.task import encode_target
+from ...training.request import (
+    TrainRequest,
+    body_components,
+    body_schema,
+    csv_query_parameters,
+    flat_loc,
+    from_flat,
+    load,
+)
+from ...training.spec import Limits
 from .. import metrics
 from ..auth import admin_required
 from ..http import json_body, read_body, respond, settings, store
-from ..openapi import describe
+from ..openapi import REF, describe
 from ..schemas import JobAccepted, JobStatus
 
 bp = Blueprint("jobs", __name__)
@@ -73,76 +78,47 @@ def _invalid_spec(exc: ValidationError, flat: bool = False) -> InvalidInput:
     return err
 
 
-def _check_data(spec: TrainSpec, data: Dataset, loc: list) -> Dataset:
-    """Refuse data the trainer would refuse (column kinds, the model's features, the target);
-    return it without the excluded columns."""
+def _checked(req: TrainRequest, loc: list) -> TrainRequest:
+    """Refuse a request the trainer would refuse: run training's load and prepare steps."""
     try:
-        if spec.exclude:
-            unknown = [c for c in spec.exclude if c not in data.features]
-            if unknown:
-                found = ", ".join(repr(f) for f in [*data.features, data.target])
-                raise DatasetError(
-                    f"exclude names columns not in the data: {unknown}; columns: {found}"
-                )
-            data = data.without(spec.exclude)
-        pipeline.check_features(store(), spec.model, feature_specs(data))
-        encode_target(data.y, data.target, spec.task, spec.hyperparameters.loss)
+        pipeline.prepare(req, load(req, _limits()), store())
     except DatasetError as exc:
         raise invalid([problem(loc, str(exc))]) from None
     except VersionNotFound:
-        msg = f"model {spec.model!r} has no current version: promote one with PUT first"
+        msg = f"model {req.model!r} has no current version: promote one with PUT first"
         raise invalid([problem(["model"], msg)]) from None
-    return data
+    return req
 
 
-def _job(spec: TrainSpec, source: str) -> JobSpec:
-    timeout = spec.timeout or settings().job_timeout
-    return JobSpec(
-        spec.model, spec.hyperparameters, spec.promote, source, timeout, spec.task,
-        tuple(spec.exclude),
-    )  # fmt: skip
-
-
-def _from_json(body: bytes) -> tuple[JobSpec, Dataset]:
+def _from_json(body: bytes) -> TrainRequest:
+    if request.args:  # they would be ignored: a surprise, so refused
+        names = ", ".join(sorted(request.args))
+        msg = f"query parameters ({names}) only apply to a text/csv body; put them in the JSON body"
+        raise invalid([problem(["query"], msg)])
+    context = {"limits": _limits(), "json_body": True}
     try:
         # Strict all through: the nested hyperparameters too, which are lax for CSV queries.
-        req = TrainRequest.model_validate_json(body, strict=True, context={"limits": _limits()})
+        req = TrainRequest.model_validate_json(body, strict=True, context=context)
     except ValidationError as exc:
         raise _invalid_spec(exc) from None
-    loc = ["rows"] if req.rows is not None else ["dataset"]
-    try:
-        if req.rows is not None:
-            data = from_rows(req.rows, req.target)
-        else:
-            data = datasets.builtin(req.dataset, **req.moons, seed=req.hyperparameters.seed)
-    except DatasetError as exc:
-        raise invalid([problem(loc, str(exc))]) from None
-    data = _check_data(req, data, loc)
-    source = "request:rows" if req.rows is not None else f"dataset:{req.dataset}"
-    return _job(req, source), data
+    return _checked(req, ["rows"] if req.rows is not None else ["dataset"])
 
 
-def _from_csv() -> tuple[JobSpec, Dataset]:
-    try:
-        spec = from_flat(request.args.to_dict(), _limits())
-    except ValidationError as exc:
-        raise _invalid_spec(exc, flat=True) from None
-    if spec.target is None:
+def _from_csv() -> TrainRequest:
+    query = request.args.to_dict()
+    if "target" not in query:
         raise invalid([problem(["target"], "the CSV query needs target: the column to predict")])
-    if spec.dataset is not None:
+    if "dataset" in query:
         raise invalid([problem(["query", "dataset"], "a CSV body is the data: drop dataset")])
     try:
         text = read_body(request.environ).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the CSV body is not UTF-8 text") from None
-    options = {"sep": spec.sep, "max_rows": settings().max_train_rows}
-    if spec.na is not None:
-        options["na"] = tuple(spec.na)
     try:
-        data = read_csv_text(text, spec.target, **options)
-    except DatasetError as exc:
-        raise invalid([problem(["body"], str(exc))]) from None
-    return _job(spec, "request:csv"), _check_data(spec, data, ["body"])
+        req = from_flat(query, _limits(), csv=text)
+    except ValidationError as exc:
+        raise _invalid_spec(exc, flat=True) from None
+    return _checked(req, ["body"])
 
 
 def _job_id(text: str) -> str:
@@ -157,16 +133,6 @@ def _found(record: dict | None) -> JobStatus:
     return JobStatus.model_validate(record)
 
 
-CSV_QUERY = tuple(
-    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
-    for name, d in [
-        ("model", "text/csv only: the model to train (required)."),
-        ("target", "text/csv only: the CSV column to predict (required)."),
-        ("promote", "text/csv only: true (default) or false."),
-        ("timeout", "text/csv only: wall-clock budget in seconds."),
-        *[(f, f"text/csv only: hyperparameter {f}.") for f in Hyperparameters.model_fields],
-    ]
-)
 LOCATION = {"Location": {"description": "/train/jobs/{job_id}", "schema": {"type": "string"}}}
 CSV_BODY = {"text/csv": {"schema": {"type": "string", "description": "CSV with a header row."}}}
 
@@ -177,15 +143,16 @@ CSV_BODY = {"text/csv": {"schema": {"type": "string", "description": "CSV with a
     "Start a training job",
     {202: ("Queued; the Location header names the job's URL.", JobAccepted)},
     (400, 413, 415, 422),
-    body=TrainRequest,
+    body=body_schema(REF),
+    components=body_components(REF),
     content=CSV_BODY,
-    params=CSV_QUERY,
+    params=tuple(csv_query_parameters()),
     headers={202: LOCATION},
     tag="training",
 )
 def submit():
-    spec, data = _from_csv() if request.mimetype == "text/csv" else _from_json(json_body())
-    job = available(queue().submit, spec, data)
+    req = _from_csv() if request.mimetype == "text/csv" else _from_json(json_body())
+    job = available(queue().submit, req)
     location = {"Location": f"/train/jobs/{job['job_id']}"}
     return respond(JobAccepted(job_id=job["job_id"], status="queued"), 202, location)
 
