@@ -29,6 +29,7 @@ from tests.support.harness import (
     RedisServer,
     http,
     start_trainer,
+    stop_all,
     train_cli,
     wait_until,
 )
@@ -152,13 +153,9 @@ class Cluster:
         return proc
 
     def stop(self) -> None:
-        for procs in self.logs.values():
-            for proc in procs:
-                if proc not in self.stopped:
-                    proc.stop()
-        for server in (self.redis, self.moto):
-            if server is not None:
-                server.stop()
+        """Stop every host's processes, then Redis and the S3 server they used."""
+        stop_all(p for procs in self.logs.values() for p in procs if p not in self.stopped)
+        stop_all([self.redis, self.moto])
 
     # -- what the hosts did -----------------------------------------------------------------
 

@@ -18,7 +18,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -214,6 +215,14 @@ class Gunicorn(Proc):
     def worker_cpu(self) -> dict[int, float]:
         """Return CPU seconds used so far by each worker."""
         return {pid: cpu_seconds(pid) for pid in self.worker_pids()}
+
+
+def stop_all(procs: Iterable) -> None:
+    """Stop processes (anything with stop(); None is skipped) side by side: each takes a second
+    or two to shut down gracefully."""
+    running = [proc for proc in procs if proc is not None]
+    with ThreadPoolExecutor(max(len(running), 1)) as pool:
+        list(pool.map(lambda proc: proc.stop(), running))
 
 
 def start_trainer(data_dir: Path, log: Path | None = None, **env: str) -> Proc:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from model_store import ModelStore
 from tests.support.api import TOKEN
-from tests.support.harness import Gunicorn, Proc, start_trainer
+from tests.support.harness import Gunicorn, Proc, start_trainer, stop_all
 from tests.support.training import train
 
 LIMITS = {
@@ -42,6 +42,4 @@ class Stack:
         return start_trainer(self.data_dir, log, **self.env)
 
     def stop(self) -> None:
-        if self.trainer is not None:
-            self.trainer.stop()
-        self.api.stop()
+        stop_all([self.trainer, self.api])
