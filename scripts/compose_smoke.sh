@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Full check of the compose stack on a machine with a Docker engine (CI does not run it):
-# build and start it on an empty volume, predict with the bootstrapped model, train a new
-# version through the API and the trainer, see it served, then remove everything.
+# build and start it on an empty volume, predict with the bootstrapped model through nginx, train
+# a new version through the API and the trainer, see it served, check that 64 slow clients
+# (scripts/slow_clients.py) do not stop predictions, then remove everything.
 # Uses its own project name, host port and token, so a running nn-service stack is untouched.
 #   bash scripts/compose_smoke.sh
 # SMOKE_PORT picks the host port (18000); SMOKE_COMPOSE_FILE adds compose files (a:b).
@@ -64,6 +65,9 @@ for _ in $(seq 60); do
 done
 [ "$served" = "$version" ] || fail "API still serves version $served, not $version"
 step "API serves version $version"
+
+slow="$(python3 scripts/slow_clients.py "$url")" || fail "slow clients stopped predictions: $slow"
+step "slow clients: $slow"
 
 compose down -v --remove-orphans
 step "ok"

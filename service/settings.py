@@ -92,3 +92,12 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Return the process-wide settings, read from the environment once."""
     return Settings()
+
+
+def markdown_table() -> str:
+    """Return the README's table of settings: each variable, its default and its description."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = "unset" if field.default is None else f"`{field.default}`"
+        lines.append(f"| `NNS_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(lines)

@@ -23,6 +23,7 @@ into a fixed held-out set:
     python scripts/bench/tabular_data.py --describe            # what each dataset holds
     python scripts/bench/tabular_data.py --out /tmp/tab        # write <out>/<name>/{train,test}.csv
     python scripts/bench/tabular_data.py penguins housing --out /tmp/tab
+    python scripts/bench/tabular_data.py --json --out /tmp/tab   # a JSON line per dataset
 
 The cache defaults to $NNS_TABULAR_CACHE or ~/.cache/nns-tabular; downloads are 20 kB
 (palmerpenguins) to 17 MB (ISLP), about 46 MB in all, once.
@@ -34,23 +35,24 @@ import argparse
 import csv
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
 import tarfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # run as a file, it still imports the service from the repo
+if str(ROOT) not in sys.path:  # run as a file: the service and tests.support from the repo
     sys.path.insert(0, str(ROOT))
 
-from service.data.csvfile import MISSING  # noqa: E402
+# bench_tabular and real_data read these through this module.
+from service.data.csvfile import MISSING  # noqa: E402, F401
+from tests.support.cells import is_missing, read_table  # noqa: E402
 
-# The product's reading of a missing cell: one of its markers, spaces stripped, any case.
-_MARKERS = frozenset(m.strip().lower() for m in MISSING)
 TEST_FRACTION = 0.2
 SEED = 0
 
@@ -294,18 +296,6 @@ def _tar_read(tf: tarfile.TarFile, name: str) -> bytes:
     return member.read()
 
 
-def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Return (header, rows) of a CSV file, cells as text; blank lines are skipped."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
-    return rows[0], rows[1:]
-
-
-def is_missing(cell: str) -> bool:
-    """True for an empty cell or a missing-value marker, as nns-train reads them."""
-    return cell.strip().lower() in _MARKERS
-
-
 def _records(text: str) -> list[tuple[list[str], str]]:
     """Return (cells, raw text) per CSV record; raw keeps the file's quoting and line ends."""
     lines = text.splitlines(keepends=True)
@@ -460,12 +450,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, help="where distributions are kept")
     p.add_argument("--seed", type=int, default=SEED, help="split seed (the documented one: 0)")
     p.add_argument("--describe", action="store_true", help="print what each dataset holds")
+    p.add_argument("--json", action="store_true", help="print each Prepared as a JSON line")
     args = p.parse_args(argv)
     for name in args.names or list(DATASETS):
         if name not in DATASETS:
             p.error(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
         prepared = prepare(name, args.out, cache=args.cache, seed=args.seed)
-        print(describe(prepared) if args.describe else f"{name}: {prepared.train} {prepared.test}")
+        if args.json:
+            print(json.dumps(asdict(prepared), default=str))
+        elif args.describe:
+            print(describe(prepared))
+        else:
+            print(f"{name}: {prepared.train} {prepared.test}")
     return 0
 
 

@@ -103,10 +103,16 @@ class ProgressBar:
         self.stream.flush()
 
     def finish(self, result) -> None:
-        """End the bar's line; say where training stopped when it stopped early."""
+        """End the bar's line; say how many epochs the published model trained."""
         if self.open:
             self.stream.write(f"\r{' ' * (self.width + 40)}\r")
-        if result.stopped_early:
+        if result.metrics.evaluated_on == "cross_validation":
+            n = result.epochs_run
+            self.stream.write(
+                f"the published model trained {n} epoch{'s' if n != 1 else ''} on every row "
+                "(the epochs the folds' early stopping chose)\n"
+            )
+        elif result.stopped_early:
             self.stream.write(
                 f"stopped early at epoch {result.epochs_run} (no better validation loss for "
                 f"the patience window; the best epoch's weights are kept)\n"
@@ -126,14 +132,28 @@ def _numbers(scores) -> str:
 
 def _summary(result, elapsed: float) -> str:
     state = "current" if result.promoted else "not promoted"
-    rows = f"{result.metrics.evaluated_on} rows ({result.metrics.rows})"
-    return (
-        f"model {result.model} version {result.version} ({state}) in {elapsed:.2f} s\n"
-        f"metrics on {rows}: {_numbers(result.metrics)}\n"
-        f"baseline ({result.baseline.kind}) on the same rows: {_numbers(result.baseline)}\n"
-        f"{result.reason}\n"
-        f"store {result.store}"
-    )
+    lines = [
+        f"model {result.model} version {result.version} ({state}) in {elapsed:.2f} s",
+        f"metrics {_rows(result.metrics)}: {_numbers(result.metrics)}",
+        f"baseline ({result.baseline.kind}) on the same rows: {_numbers(result.baseline)}",
+    ]
+    if result.importance:
+        top = ", ".join(f"{i.feature} {fmt(i.increase)}" for i in result.importance[:5])
+        lines.append(f"importance (increase of the {_primary(result)} when shuffled): {top}")
+    return "\n".join([*lines, result.reason, f"store {result.store}"])
+
+
+def _rows(metrics) -> str:
+    """Say which rows the metrics come from, for people."""
+    if metrics.evaluated_on == "cross_validation":
+        return f"out of fold ({metrics.folds}-fold cross-validation over {metrics.rows} rows)"
+    if metrics.evaluated_on == "holdout":
+        return f"on {metrics.rows} held-out rows (never trained on)"
+    return f"on the {metrics.rows} training rows (too few rows to hold any out)"
+
+
+def _primary(result) -> str:
+    return "RMSE" if result.task == "regression" else "log loss"
 
 
 def describe_data(prepared: Prepared) -> str:

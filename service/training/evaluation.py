@@ -8,6 +8,8 @@ training mean for regression.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..data.dataset import DatasetError
@@ -44,16 +46,9 @@ def split_rows(
     return kept, held
 
 
-def classification_metrics(
-    probs: np.ndarray, predicted: np.ndarray, y: np.ndarray, n_classes: int
-) -> dict:
-    """Return accuracy, balanced accuracy, log loss and rows per class.
-
-    probs: (n, 1) P(class 1) for binary or (n, k) softmax; predicted: (n,) the network's class
-    index (MLP.class_indices); y: (n,) the true class index.
-    """
-    full = np.column_stack([1 - probs[:, 0], probs[:, 0]]) if probs.shape[1] == 1 else probs
-    return _class_metrics(full, predicted, y.astype(np.int64), n_classes)
+def class_probabilities(out: np.ndarray) -> np.ndarray:
+    """Return a probability per class: (n, 1) P(class 1) (sigmoid) or (n, k) -> (n, k)."""
+    return np.column_stack([1 - out[:, 0], out[:, 0]]) if out.shape[1] == 1 else out
 
 
 def _class_metrics(full: np.ndarray, predicted: np.ndarray, y: np.ndarray, k: int) -> dict:
@@ -82,16 +77,50 @@ def regression_metrics(predicted: np.ndarray, y: np.ndarray) -> dict:
     }
 
 
-def baseline(task: str, y_train: np.ndarray, y_eval: np.ndarray, n_classes: int) -> dict:
-    """Return the metrics of the trivial model on the evaluation rows.
+@dataclass(frozen=True)
+class Answers:
+    """What a model answered for some rows, in the form the metrics take.
+
+    Classification: probs (n, k), a probability per class, and predicted (n,), the class index
+    it answers. Regression: values (n,) in the target's units.
+    """
+
+    probs: np.ndarray | None = None
+    predicted: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+    def take(self, rows: np.ndarray) -> Answers:
+        """Return the answers for `rows` (positions in these answers)."""
+        if self.values is not None:
+            return Answers(values=self.values[rows])
+        return Answers(probs=self.probs[rows], predicted=self.predicted[rows])
+
+
+def join(parts: list[Answers]) -> Answers:
+    """Concatenate answers for disjoint sets of rows, in order."""
+    if parts[0].values is not None:
+        return Answers(values=np.concatenate([p.values for p in parts]))
+    probs = np.concatenate([p.probs for p in parts])
+    return Answers(probs=probs, predicted=np.concatenate([p.predicted for p in parts]))
+
+
+def scores(answers: Answers, y: np.ndarray, n_classes: int) -> dict:
+    """Return the metrics of `answers` against y: (n,) class indices or target values."""
+    if answers.values is not None:
+        return regression_metrics(answers.values, y)
+    return _class_metrics(answers.probs, answers.predicted, y.astype(np.int64), n_classes)
+
+
+def baseline(task: str, y_train: np.ndarray, n: int, n_classes: int) -> Answers:
+    """Return the trivial model's answers for n rows, learnt from the training rows' y.
 
     Classification: always the training majority class, with the training class frequencies as
     probabilities. Regression: always the training mean (y in the target's units).
     """
     if task == "regression":
-        return {"kind": "mean", **regression_metrics(np.full(len(y_eval), y_train.mean()), y_eval)}
+        return Answers(values=np.full(n, float(y_train.mean())))
     freq = np.bincount(y_train.astype(np.int64), minlength=n_classes) / len(y_train)
-    full = np.tile(freq, (len(y_eval), 1))
-    majority = np.full(len(y_eval), int(freq.argmax()))
-    metrics = _class_metrics(full, majority, y_eval.astype(np.int64), n_classes)
-    return {"kind": "majority class", **metrics}
+    return Answers(probs=np.tile(freq, (n, 1)), predicted=np.full(n, int(freq.argmax())))
+
+
+BASELINE_KIND = {"regression": "mean", "binary": "majority class", "multiclass": "majority class"}

@@ -76,8 +76,15 @@ class Scores(BaseModel):
 class Metrics(Scores):
     """A version's metrics and which rows they were measured on."""
 
-    evaluated_on: str = Field(description="validation or training (the rows' role).")
+    evaluated_on: str = Field(
+        description="cross_validation (out-of-fold rows), holdout (rows held out of training), "
+        "training (too few rows to hold any out); validation in versions from before."
+    )
     rows: int = Field(description="How many rows the metrics were measured on.")
+    folds: int | None = Field(None, description="cross_validation: the number of folds.")
+    fold_scores: list[float] | None = Field(
+        None, description="The primary metric on each fold (holdout: on each fifth of its rows)."
+    )
     final_loss: float | None = Field(None, description="Training loss at the last epoch.")
 
 
@@ -85,6 +92,17 @@ class Baseline(Scores):
     """The trivial model's metrics on the same rows as the version's."""
 
     kind: str = Field(description="majority class (classification) or mean (regression).")
+    fold_scores: list[float] | None = Field(None, description="The primary metric on each fold.")
+
+
+class Importance(BaseModel):
+    """What one input column is worth: the primary metric's increase when it is shuffled."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feature: str
+    increase: float = Field(description="Mean increase of the log loss (or RMSE) when shuffled.")
+    spread: float = Field(description="Standard deviation of that increase over folds and draws.")
 
 
 class Promotion(BaseModel):
@@ -130,6 +148,7 @@ class ModelMeta(BaseModel):
     metrics: Metrics
     baseline: Baseline | None = Field(None, description="The trivial model on the same rows.")
     promotion: Promotion | None = Field(None, description="The policy and its decision.")
+    importance: list[Importance] = Field([], description="Permutation importance per column.")
     history: HistorySummary
 
     @model_validator(mode="before")

@@ -108,10 +108,10 @@ Positive = Annotated[int, Field(ge=1, le=MAX_COUNT), BeforeValidator(_integral)]
 Width = Annotated[int, Field(ge=1), BeforeValidator(_integral), AfterValidator(_width)]
 
 
-# What the defaults resolve to when a request leaves epochs or validation_split out. From 200
-# rows on, 20% (40 rows or more) are held out for early stopping and metrics. Measured on ten
-# real datasets cut to 50, 100 and 200 rows (bench_tabular --subsample): below 200 rows early
-# stopping on so few validation rows did worse than a fixed 100 epochs on every row.
+# What the defaults resolve to when a request leaves epochs or validation_split out. A model
+# with 200 training rows or more holds 20% of them out to stop early. Measured on ten real
+# datasets cut to 50, 100 and 200 rows (bench_tabular --subsample): below 200 rows early
+# stopping on so few rows did worse than a fixed 100 epochs on every row.
 MIN_VALIDATION_ROWS = 200
 DEFAULT_SPLIT = 0.2
 EPOCHS_WITH_VALIDATION, EPOCHS_WITHOUT = 500, 100
@@ -143,7 +143,8 @@ class Hyperparameters(BaseModel):
         ge=1,
         le=MAX_COUNT,
         description=f"Passes over the training rows; none: at most {EPOCHS_WITH_VALIDATION} with "
-        f"early stopping on a validation split, {EPOCHS_WITHOUT} without one.",
+        f"early stopping, {EPOCHS_WITHOUT} without. After cross-validation the published model "
+        "trains for the epochs the folds chose.",
     )
     batch_size: Positive | None = Field(128, description="Rows per step; none: the full batch.")
     seed: Count = Field(1, ge=0, le=2**32 - 1, description="Seed of every random draw.")
@@ -152,9 +153,9 @@ class Hyperparameters(BaseModel):
         ge=0,
         lt=1,
         allow_inf_nan=False,
-        description="Share of rows held out for early stopping and metrics; none: "
-        f"{DEFAULT_SPLIT} from {MIN_VALIDATION_ROWS} rows on, else 0 (metrics on the training "
-        "rows).",
+        description="Share of a model's training rows held out to stop it early (never the rows "
+        f"that score it); none: {DEFAULT_SPLIT} from {MIN_VALIDATION_ROWS} rows on, else 0 (no "
+        "early stopping).",
     )
     patience: Positive | None = Field(
         50, description="Epochs without a better validation loss before stopping early."

@@ -2,15 +2,25 @@
 
 Workers, threads, bind and timeout come from the NNS_* settings. Access logs are JSON lines on
 stdout. Metrics from all workers are aggregated through prometheus_client's multiprocess mode.
+
+Slow clients (measured, docs/reliability.md, "Slow clients"): a sync worker reads a request and
+writes its response on a blocking socket with no deadline of its own, so a client that sends
+slowly, or never sends, holds the worker until NNS_TIMEOUT; then the arbiter kills and replaces
+it, and `worker_abort` below logs which client held it and why. A gthread worker's thread waits
+up to 5 s for a first byte, then blocks like a sync worker, and its main loop keeps the worker
+alive, so nothing ever frees that thread. Neither is safe facing clients directly: run gunicorn
+behind a buffering proxy (deploy/nginx/nns.conf, or the Kubernetes Ingress).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 
+import gunicorn
 import orjson
 from gunicorn.glogging import Logger
 
@@ -88,3 +98,71 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+# Why a worker timed out, told by where its thread was when the arbiter's SIGABRT arrived.
+CAUSES = {
+    "headers": "the client sent no complete request headers (an idle or slow client)",
+    "body": "the client sent its request body too slowly",
+    "response": "the client did not read the response",
+    "application": "the application did not answer in time",
+}
+_GUNICORN = os.path.dirname(gunicorn.__file__) + os.sep
+_WRITES = {"write", "sendfile", "write_file"}  # gunicorn.http.wsgi and gunicorn.util
+
+
+def stuck_on(frame) -> dict | None:
+    """Return the cause, client and request a worker thread was held by; None if it had none.
+
+    `frame` is the thread's innermost frame; the first gunicorn frame outwards from it tells
+    the step (reading, writing, or the app running), the worker's `handle` frame the client.
+    """
+    inner, found = None, {}
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(_GUNICORN) and code.co_name != "handle_abort":
+            inner = inner or code
+            if code.co_name == "handle_request":
+                found["request"] = frame.f_locals.get("req")
+                found["environ"] = frame.f_locals.get("environ") or {}
+            elif code.co_name == "handle":
+                local = frame.f_locals
+                found["client"] = local.get("addr") or getattr(local.get("conn"), "client", None)
+        frame = frame.f_back
+    if "client" not in found:
+        return None
+    if inner.co_name in _WRITES:
+        cause = "response"
+    elif "request" not in found:
+        cause = "headers"
+    elif inner.co_name != "handle_request":  # inside gunicorn.http, below the app: the body
+        cause = "body"
+    else:
+        cause = "application"
+    req, client = found.get("request"), found["client"]
+    stuck = {"cause": cause, "client": ":".join(map(str, client)) if client else "unix socket"}
+    if req is not None:
+        stuck.update(method=req.method, path=req.path)
+    from service.web.logs import REQUEST_ID_KEY  # in the worker only: the master has no Flask
+
+    request_id = found.get("environ", {}).get(REQUEST_ID_KEY)
+    if request_id:
+        stuck["request_id"] = request_id
+    return stuck
+
+
+def worker_abort(worker) -> None:
+    # Runs in the worker, in the SIGABRT handler, before it exits: one line per held thread.
+    held = [s for s in map(stuck_on, sys._current_frames().values()) if s]
+    for stuck in held:
+        cause = CAUSES[stuck["cause"]]
+        worker.log.error(
+            f"worker timeout after {worker.cfg.timeout} s (NNS_TIMEOUT): {cause}; the worker is "
+            "replaced. Clients should reach gunicorn through a buffering proxy",
+            extra=stuck,
+        )
+    if not held:
+        worker.log.error(
+            f"worker timeout after {worker.cfg.timeout} s (NNS_TIMEOUT) with no request in "
+            "progress (a stalled machine?); the worker is replaced"
+        )

@@ -14,6 +14,7 @@ from ..training.metadata import (
     Architecture,
     Baseline,
     DataSummary,
+    Importance,
     Metrics,
     ModelMeta,
     Promotion,
@@ -98,6 +99,9 @@ class ModelCard(BaseModel):
     training: TrainingSummary
     created_at: str
     load_error: str | None = Field(None, description="Set when a newer CURRENT failed to load.")
+    importance: list[Importance] = Field(
+        [], description="What each input column is worth (permutation importance), most first."
+    )
 
     @classmethod
     def of(cls, meta: ModelMeta, current_version: int | None, load_error: str | None) -> ModelCard:
@@ -124,6 +128,7 @@ class ModelCard(BaseModel):
             ),
             created_at=meta.created_at,
             load_error=load_error,
+            importance=meta.importance,
         )
 
 

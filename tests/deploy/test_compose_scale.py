@@ -1,7 +1,8 @@
-"""docker-compose.scale.yml over docker-compose.yml: nginx in front of API replicas.
+"""nginx in front of the API replicas: docker-compose.yml alone and with docker-compose.scale.yml.
 
-The stack itself runs in scripts/compose_scale_smoke.sh, which needs a Docker engine; here the
-merged file is resolved by Compose itself and checked against nginx's config and the image.
+The stacks themselves run in scripts/compose_smoke.sh and compose_scale_smoke.sh, which need a
+Docker engine; here the files are resolved by Compose itself and checked against nginx's config
+and the image. tests/deploy/test_nginx.py runs nginx's config in front of real gunicorn.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 import pytest
 
+from service.settings import Settings
 from tests.support.container import compose_config, dockerfile
 from tests.support.harness import ROOT, wait_until
 
@@ -21,13 +23,24 @@ FILES = ("docker-compose.yml", "docker-compose.scale.yml")
 NGINX = ROOT / "deploy" / "nginx"
 
 
-@pytest.fixture(scope="module")
-def scaled(tmp_path_factory) -> dict:
-    """The merged services, resolved by Compose in a project directory outside the checkout."""
+@pytest.fixture(scope="module", params=[FILES[:1], FILES], ids=["default", "scale"])
+def scaled(request, tmp_path_factory) -> dict:
+    """The services, resolved by Compose in a project directory outside the checkout."""
     tmp = tmp_path_factory.mktemp("scale")
-    services = compose_config(tmp, {}, None, *FILES)["services"]
+    services = compose_config(tmp, {}, None, *request.param)["services"]
     services["project_dir"] = tmp / "project"
     return services
+
+
+def test_the_scale_file_only_adds_replicas_to_the_default_stack(tmp_path):
+    """One nginx, defined once: the scale file changes how many replicas run, nothing else."""
+    base = compose_config(tmp_path, {}, None)["services"]
+    merged = compose_config(tmp_path, {}, None, *FILES)["services"]
+    assert set(merged) == set(base)
+    replicas = {name: s["deploy"]["replicas"] for name, s in merged.items() if "deploy" in s}
+    assert replicas == {"api": 3, "trainer": 2}
+    for name in merged:
+        assert {**merged[name], "deploy": None} == {**base[name], "deploy": None}, name
 
 
 def nginx_conf() -> str:
@@ -57,6 +70,17 @@ def test_nginx_sends_to_the_api_service_on_the_image_port(scaled):
     assert check[-1] == f"http://127.0.0.1:{listen_port()}/health/ready"
 
 
+def test_nginx_limits_are_the_apis():
+    """nginx refuses bodies over the API's limit with the API's text, and waits longer for an
+    answer than a gunicorn worker may take (tests/deploy/test_nginx.py runs them)."""
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    limit = defaults["max_body_bytes"]
+    assert f"\n    client_max_body_size {limit // 2**20}m;" in nginx_conf()
+    assert f"request body is larger than {limit} bytes" in nginx_conf()
+    read_timeout = re.search(r"^\s*proxy_read_timeout (\d+)s;", nginx_conf(), re.M).group(1)
+    assert int(read_timeout) > defaults["timeout"]
+
+
 def listen_port() -> str:
     return re.search(r"^\s*listen (\d+);", nginx_conf(), re.M).group(1)
 
@@ -74,14 +98,6 @@ def test_lb_mounts_files_of_this_repository_read_only_and_runs_unprivileged(scal
     assert "no-new-privileges:true" in lb["security_opt"]
     assert lb["restart"] == "unless-stopped"
     assert lb["logging"]["driver"] == "json-file" and lb["logging"]["options"]["max-file"]
-
-
-def test_the_replicas_keep_the_base_services_settings(scaled, tmp_path):
-    base = compose_config(tmp_path, {}, None)["services"]
-    for name in ("api", "trainer"):
-        assert scaled[name]["environment"] == base[name]["environment"]
-        assert scaled[name]["volumes"] == base[name]["volumes"]
-        assert scaled[name]["healthcheck"] == base[name]["healthcheck"]
 
 
 @pytest.mark.process

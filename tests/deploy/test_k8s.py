@@ -4,6 +4,7 @@ the dev extra."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -205,3 +206,36 @@ def test_trainer_runs_and_is_checked_as_in_compose(rendered):
         assert c["command"] == trainer["command"]
         assert ["CMD", *c["livenessProbe"]["exec"]["command"]] == trainer["healthcheck"]["test"]
         assert "ports" not in c
+
+
+def test_clients_come_in_through_an_ingress_that_buffers_with_the_proxy_limits(rendered):
+    """The API's Service stays inside the cluster; the overlays' Ingress (ingress-nginx) buffers
+    requests and answers, with compose nginx's body size and read timeout (deploy/nginx; its
+    test_compose_scale.py checks them against the API's settings)."""
+    nginx = (ROOT / "deploy" / "nginx" / "nns.conf").read_text()
+    body_size = re.search(r"^\s*client_max_body_size (\S+);", nginx, re.M).group(1)
+    read_timeout = re.search(r"^\s*proxy_read_timeout (\d+)s;", nginx, re.M).group(1)
+    for name, out in rendered.items():
+        service = of_kind(out, "Service")["nn-service-api"]
+        assert service["spec"].get("type", "ClusterIP") == "ClusterIP", name
+        ingresses = of_kind(out, "Ingress")
+        if name == "base":  # the base says how it expects to be fronted; overlays ship the way
+            assert not ingresses
+            continue
+        ingress = ingresses["nn-service-api"]
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        prefix = "nginx.ingress.kubernetes.io/"
+        notes = {k.removeprefix(prefix): v for k, v in ingress["metadata"]["annotations"].items()}
+        assert notes["proxy-buffering"] == notes["proxy-request-buffering"] == "on", name
+        assert notes["proxy-body-size"] == body_size, name
+        assert notes["proxy-read-timeout"] == notes["proxy-send-timeout"] == read_timeout, name
+        ports = {p["name"] for p in service["spec"]["ports"]}
+        backends = [
+            path["backend"]["service"]
+            for rule in ingress["spec"]["rules"]
+            for path in rule["http"]["paths"]
+        ]
+        assert backends and all(
+            b["name"] == "nn-service-api" and b["port"]["name"] in ports for b in backends
+        ), backends
+        assert {t["secretName"] for t in ingress["spec"]["tls"]} <= {"nn-service-tls"}

@@ -17,27 +17,22 @@ import sys
 
 import pytest
 
+from tests.support.cells import read_table
 from tests.support.harness import ROOT
+from tests.support.public_datasets import prepare, run_bench
 
 pytestmark = pytest.mark.process
 
-BENCH = ROOT / "scripts" / "bench"
 # penguins: text features, missing cells, 3 text classes; titanic: missing ages, an identifier;
 # oj: a CH/MM label; weather: 5 text classes and a date column; housing: prices, yes/no
 # features, unnamed row numbers; hitters: a price-like salary with missing targets.
 DATASETS = ["penguins", "titanic", "oj", "weather", "housing", "hitters"]
 
 
-def run(script: str, *args: str) -> str:
-    argv = [sys.executable, str(BENCH / script), *args]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
-
-
 @pytest.fixture(scope="module")
 def outcomes() -> list[dict]:
-    return [json.loads(line) for line in run("real_data.py", "--json", *DATASETS).splitlines()]
+    lines = run_bench("real_data.py", "--json", *DATASETS).splitlines()
+    return [json.loads(line) for line in lines]
 
 
 def test_every_dataset_meets_the_bar_over_http(outcomes):
@@ -51,9 +46,7 @@ def test_the_first_version_of_each_is_promoted_by_the_gate(outcomes):
 
 def test_a_csv_saved_by_excel_trains_with_no_flags(tmp_path):
     """Penguins as Excel saves a CSV in much of Europe: BOM, semicolons, CRLF, quoted cells."""
-    run("tabular_data.py", "penguins", "--out", str(tmp_path))
-    with open(tmp_path / "penguins" / "train.csv", newline="", encoding="utf-8") as f:
-        header, *rows = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
+    header, rows = read_table(prepare(tmp_path, "penguins")["penguins"].train)
     excel = tmp_path / "excel.csv"
     with open(excel, "w", encoding="utf-8-sig", newline="") as f:
         csv.writer(f, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC).writerows(

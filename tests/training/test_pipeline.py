@@ -67,13 +67,18 @@ def test_saved_model_predicts_bitwise_like_the_trained_one(store):
     assert np.array_equal(p1.outputs(data.X), p2.outputs(data.X))
 
 
-def test_validation_split_metrics_and_early_stopping(store):
+def test_cross_validated_metrics_and_epochs_chosen_by_the_folds_early_stopping(store):
     data = datasets.make_moons(300, 0.2, seed=2)
     params = Hyperparameters(hidden=[8], epochs=3000, validation_split=0.2, patience=20)
     result = train_model(TrainSpec(model="moons", hyperparameters=params), data, store)
-    assert result.metrics.evaluated_on == "validation" and result.metrics.rows == 60
+    metrics = result.metrics
+    assert (metrics.evaluated_on, metrics.rows, metrics.folds) == ("cross_validation", 300, 5)
+    assert len(metrics.fold_scores) == 5 and len(result.baseline.fold_scores) == 5
     meta = store.load("moons").meta
-    assert meta["history"]["epochs_run"] < 3000 and meta["history"]["best_epoch"] is not None
+    # The folds stopped early; the published model trained on every row for the epochs they chose.
+    assert meta["history"]["epochs_run"] == meta["hyperparameters"]["epochs"] < 3000
+    assert meta["hyperparameters"]["validation_split"] == 0.0
+    assert {i["feature"] for i in meta["importance"]} == {"x1", "x2"}
 
 
 def test_regression_and_multiclass(store):

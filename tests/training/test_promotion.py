@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 
@@ -35,13 +34,14 @@ def store(tmp_path) -> ModelStore:
 
 def test_a_broken_retrain_is_stored_but_not_promoted_and_the_reason_has_both_numbers(store):
     good = train_model(TrainSpec(model="m", hyperparameters=PARAMS), moons(), store)
-    assert good.promoted and good.metrics.evaluated_on == "validation"
-    assert good.reason.startswith("promoted: validation log loss")
+    assert good.promoted and good.metrics.evaluated_on == "cross_validation"
+    assert good.reason.startswith("promoted: 5-fold cross-validated log loss")
     broken = train_model(TrainSpec(model="m", hyperparameters=PARAMS), moons(shuffled=True), store)
     assert (broken.version, broken.promoted) == (2, False)
     assert store.current_version("m") == 1
-    numbers = re.findall(r"\d+\.\d+", broken.reason)
-    assert "not promoted: validation log loss" in broken.reason and len(numbers) == 2
+    new, baseline = broken.metrics.log_loss, broken.baseline.log_loss
+    assert "not promoted: 5-fold cross-validated log loss" in broken.reason
+    assert f"{new:.4g}" in broken.reason and f"{baseline:.4g}" in broken.reason
     meta = store.read_meta("m", 2)
     assert meta["promotion"]["promoted"] is False and meta["promotion"]["policy"] == "auto"
 

@@ -41,7 +41,9 @@ def test_a_broken_retrain_is_refused_then_forced_then_rolled_back(client, auth):
     first = train(client, auth, shuffled=False)
     assert first["promoted"] and first["reason"].startswith("promoted")
     broken = train(client, auth, shuffled=True)
-    assert not broken["promoted"] and broken["reason"].startswith("not promoted: validation")
+    assert not broken["promoted"] and broken["reason"].startswith(
+        "not promoted: 5-fold cross-validated"
+    )
     assert broken["baseline"]["kind"] == "majority class"
     assert client.post("/models/gate/predict", json={"x1": 0, "x2": 0}).json["version"] == 1
     pinned = client.post("/models/gate/versions/2/predict", json={"x1": 0, "x2": 0})

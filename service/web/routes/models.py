@@ -1,11 +1,12 @@
-"""Model listing, model cards, and promotion or rollback."""
+"""Model listing, model cards, a version as an ONNX file, and promotion or rollback."""
 
-from flask import Blueprint
+from flask import Blueprint, Response
 from pydantic import ValidationError
 
 from model_store import ModelNotFound, StoreError, validate_name
 
 from ...errors import from_validation
+from ...serving.export import exporter
 from ...training.metadata import ModelMeta
 from ..auth import admin_required
 from ..http import json_body, path_version, registry, respond, settings, store
@@ -98,6 +99,29 @@ def list_versions(name: str):
 @describe("Model card of one version", {200: ("Model card.", ModelCard)}, (404, 503))
 def version_card(name: str, version: str):
     return _card(name, path_version(version))
+
+
+ONNX_FILE = {"type": "string", "format": "binary", "description": "An ONNX model (.onnx)."}
+ONNX_MEDIA = "application/octet-stream"
+
+
+@bp.get("/models/<name>/versions/<version>/onnx")
+@describe(
+    "One version as an ONNX graph: raw features in, the same answers out",
+    {200: ("The .onnx file: preprocessing, network and answers in one graph.", ONNX_FILE)},
+    (404, 409, 503),
+    media=ONNX_MEDIA,
+    error_text={
+        409: "This version cannot be written as ONNX (the message says why).",
+        503: "The onnx package is not installed on the server, or the model is unavailable.",
+    },
+)
+def version_onnx(name: str, version: str):
+    model = registry().get(name, path_version(version))
+    data = exporter().to_bytes(model)
+    filename = f"{model.name}-v{model.version}.onnx"  # a valid model name: safe in the header
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(data, mimetype=ONNX_MEDIA, headers=headers)
 
 
 @bp.put("/models/<name>/current")
