@@ -13,7 +13,7 @@ COPY model_store ./model_store
 COPY service ./service
 # Installs this directory (not a registry name), so there is no version to pin here.
 # Extras: redis for the job queue, s3 for a model store in object storage (NNS_MODEL_STORE=s3://).
-RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir '.[redis,s3]'
+RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir '.[redis,s3,onnx]'
 
 FROM ${PYTHON_IMAGE}
 # XDG_RUNTIME_DIR puts gunicorn's control socket (gunicornc) in /tmp, not in the unwritable HOME.

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     job_max_requeues: int = Field(
         2, ge=0, description="Times a job whose trainer was lost is re-queued before it fails."
     )
+    trainer_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness the trainer runs at (0 to 19), so training on the API's host "
+        "yields CPU to predictions; raising it needs no privilege.",
+    )
     trainer_alive_file: Path = Field(
         Path("/tmp/nns-trainer.alive"),
         description="File the trainer touches while alive; `nns-trainer --check` reads it.",

@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings) -> int:
     logs.configure(settings.log_level)
+    # Training is batch work beside latency-bound predictions: yield the CPU to them. Niceness
+    # only ever goes up here, which needs no privilege (inside a container too).
+    niceness = os.nice(max(0, settings.trainer_nice - os.nice(0)))
     if settings.job_stale_after < 2 * settings.job_heartbeat:
         print(
             "nns-trainer: error: NNS_JOB_STALE_AFTER must be at least twice NNS_JOB_HEARTBEAT, "
@@ -324,7 +327,8 @@ def serve(settings: Settings) -> int:
     # not pay for it: about 1 s of its round trip.
     loss_curve_png([1.0, 0.5], [], "warm-up")
     backend = "redis" if settings.redis_url else str(settings.queue_path)
-    log.info("trainer started", extra={"queue": backend, "store": str(settings.store_root)})
+    extra = {"queue": backend, "store": str(settings.store_root), "nice": niceness}
+    log.info("trainer started", extra=extra)
     try:
         trainer.serve()
     finally:
