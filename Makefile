@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint ci bench-train bench-serve clean
+.PHONY: serve test lint ci bench-train bench-serve bench-ingest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench-train: $(VENV)/.dev-installed
 bench-serve: $(VENV)/.dev-installed
 	bash scripts/install_system_deps.sh
 	$(BIN)/python scripts/bench/bench_serve.py
+
+# pandas is the yardstick only: it is no dependency of the product (it pickles).
+bench-ingest: $(VENV)/.dev-installed
+	$(BIN)/python -m pip install --quiet pandas==3.1.1 polars==2.1.0
+	$(BIN)/python scripts/bench/bench_ingest.py --libraries
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

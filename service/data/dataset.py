@@ -1,4 +1,5 @@
-"""Training data as raw typed columns: numbers (NaN where missing) or text (None where missing).
+"""Training data as raw typed columns: numbers (NaN where missing), dates (NaT where missing)
+or text as category codes (-1 where missing).
 
 Every source (a CSV file or body, JSON rows, a built-in dataset) becomes a `Dataset`; column
 typing (service/data/columns.py) and the feature rule (service/data/features.py) take it from
@@ -7,12 +8,16 @@ there. A Dataset travels to the trainer as bytes (`to_bytes`), never as a pickle
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
+
+from . import dates
+from .categorical import Categorical, order
 
 MAX_PROBLEMS = 20  # problems listed in one error; the count says how many more there were
 
@@ -31,15 +36,26 @@ def problems_error(problems: list[str]) -> DatasetError:
     return DatasetError(f"{len(problems)} problems in the data:\n  " + "\n  ".join(shown + tail))
 
 
-def is_numeric(column: np.ndarray) -> bool:
-    """Tell numbers (float64, NaN where missing) from text (object, None where missing)."""
+Column = np.ndarray | Categorical  # float64 numbers, datetime64[s] dates, or text
+
+
+def is_numeric(column: Column) -> bool:
+    """Tell numbers (float64, NaN where missing) from dates and text."""
     return column.dtype.kind == "f"
 
 
-def missing(column: np.ndarray) -> np.ndarray:
+def is_date(column: Column) -> bool:
+    return column.dtype.kind == "M"
+
+
+def missing(column: Column) -> np.ndarray:
     """Return the mask of missing cells of a column."""
+    if isinstance(column, Categorical):
+        return column.missing()
     if is_numeric(column):
         return np.isnan(column)
+    if is_date(column):
+        return np.isnat(column)
     return np.fromiter((v is None for v in column), dtype=bool, count=len(column))
 
 
@@ -47,17 +63,19 @@ def missing(column: np.ndarray) -> np.ndarray:
 class Dataset:
     """Feature columns and the target, with their names; every column has one value per row.
 
-    columns[j]: float64 (NaN where missing) or object (str, bool or None); y: the same, with no
-    missing value (rows without a target are dropped when the data is read; `dropped` counts
-    them).
+    columns[j]: float64 (NaN where missing), datetime64[s] (NaT where missing) or Categorical
+    (text or bools, None where missing); y: the same, with no missing value (rows without a
+    target are dropped when the data is read; `dropped` counts them).
     """
 
     features: list[str]
     target: str
-    columns: list[np.ndarray]
-    y: np.ndarray
+    columns: list[Column]
+    y: Column
     dropped: int = 0
-    source: dict = field(default_factory=dict)  # e.g. {"delimiter": ";"}, for the summary
+    # How the data was read, for the summary: {"delimiter": "semicolon", "decimal": "comma"}
+    # ("decimal" only when decimal commas were read).
+    source: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.columns) != len(self.features):
@@ -105,18 +123,39 @@ class Dataset:
             self.source,
         )
 
-    # -- to the trainer and back: arrays for numbers, JSON for text ------------------------
+    def fingerprint(self) -> dict:
+        """Identify the data without storing it: sha256 over names and values, and the rows.
+
+        Text is hashed as its sorted categories and the codes into them, so the same values
+        read from a CSV or from JSON rows give the same digest.
+        """
+        digest = hashlib.sha256(orjson.dumps([*self.features, self.target]))
+        for column in [*self.columns, self.y]:
+            if isinstance(column, Categorical):
+                used = np.flatnonzero(column.counts())  # categories of rows left out: not data
+                ranked = sorted(used.tolist(), key=lambda i: order(column.categories[i]))
+                remap = np.full(len(column.categories) + 1, -1, dtype=np.int32)
+                remap[ranked] = np.arange(len(ranked), dtype=np.int32)
+                digest.update(orjson.dumps([column.categories[i] for i in ranked]))
+                digest.update(remap[column.codes].view(np.uint8))
+            else:
+                digest.update(column.dtype.str.encode())
+                digest.update(np.ascontiguousarray(column).view(np.uint8))
+        return {"sha256": digest.hexdigest(), "rows": self.rows}
+
+    # -- to the trainer and back: arrays, with text categories as JSON ---------------------
 
     def to_bytes(self) -> bytes:
-        """Serialise for the job queue: an npz of arrays (text as JSON bytes), no pickle."""
+        """Serialise for the job queue: an npz of arrays (categories as JSON bytes), no pickle."""
         arrays, head = {}, {"features": self.features, "target": self.target}
-        head |= {"dropped": self.dropped, "source": self.source, "text": []}
+        head |= {"dropped": self.dropped, "source": self.source, "text": [], "categories": []}
         for j, column in enumerate([*self.columns, self.y]):
-            if is_numeric(column):
-                arrays[f"c{j}"] = column
-            else:
+            if isinstance(column, Categorical):
                 head["text"].append(j)
-                arrays[f"c{j}"] = np.frombuffer(orjson.dumps(column.tolist()), np.uint8)
+                head["categories"].append(column.categories)
+                arrays[f"c{j}"] = column.codes
+            else:
+                arrays[f"c{j}"] = column
         out = io.BytesIO()
         np.savez(out, head=np.frombuffer(orjson.dumps(head), np.uint8), **arrays)
         return out.getvalue()
@@ -126,42 +165,40 @@ class Dataset:
         """Read `to_bytes` output back (allow_pickle=False)."""
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             head = orjson.loads(npz["head"].tobytes())
-            n = len(head["features"]) + 1
-            columns = []
-            for j in range(n):
+            categories = dict(zip(head["text"], head["categories"], strict=True))
+            columns: list[Column] = []
+            for j in range(len(head["features"]) + 1):
                 raw = npz[f"c{j}"]
-                if j in head["text"]:
-                    columns.append(_objects(orjson.loads(raw.tobytes())))
-                else:
-                    columns.append(raw.astype(np.float64))
+                columns.append(Categorical(raw, categories[j]) if j in categories else raw)
         return cls(
             head["features"], head["target"], columns[:-1], columns[-1], head["dropped"],
             head["source"],
         )  # fmt: skip
 
 
-def _objects(values: list) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
-def column_of(values: list, name: str, lines: list[int] | None = None) -> tuple[np.ndarray, list]:
-    """Type one column of JSON-like values: numbers -> float64, text or bools -> object.
+def column_of(values: list, name: str) -> tuple[Column, list]:
+    """Type one column of JSON values: numbers -> float64, ISO dates -> datetime64, other text
+    or bools -> Categorical.
 
     Returns (column, problems). None is missing. A column that mixes numbers with text is a
-    problem at its first text cell; `lines` names rows by line (CSV) instead of index.
+    problem at its first text cell.
     """
     kinds = {type(v) for v in values} - {type(None)}
     if kinds <= {int, float}:
         column = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
         bad = np.flatnonzero(np.isinf(column))
-        where = lines or list(range(len(values)))
-        return column, [f"row {where[i]}, column {name!r}: infinite value" for i in bad[:3]]
+        return column, [f"row {i}, column {name!r}: infinite value" for i in bad[:3]]
     if kinds & {int, float} and kinds - {int, float}:
         first = next(i for i, v in enumerate(values) if isinstance(v, str | bool))
-        return _objects(values), [f"row {first}, column {name!r}: mixes numbers and text"]
-    return _objects(values), []
+        return Categorical.from_values(values), [
+            f"row {first}, column {name!r}: mixes numbers and text"
+        ]
+    text = Categorical.from_values(values)
+    if kinds == {str}:
+        moments = dates.parse(text.categories)
+        if moments is not None:
+            return np.append(moments, np.datetime64("NaT"))[text.codes], []
+    return text, []
 
 
 def from_rows(rows: list[dict], target: str) -> Dataset:

@@ -5,10 +5,8 @@ raw columns from any source (JSON rows, V2 tensors, CSV columns): it checks ever
 encodes the columns into the network's input matrix, or reports located problems. The pydantic
 types that validate and document JSON rows are generated here from the same specs.
 
-Kinds: numeric (a finite number, standardised later with the network's scaler), binary (one of
-two values, encoded 0 and 1) and categorical (one of the categories seen in training, one-hot).
-A feature that had missing values in training is `nullable`: null is imputed with `impute`
-(numeric) or encoded as its own category (categorical).
+What each kind of feature is lives in service/data/featurespec.py; how one column is encoded,
+in service/data/encoding.py.
 """
 
 from __future__ import annotations
@@ -18,84 +16,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, TypeAdapter
+from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from typing_extensions import TypedDict
 
-Label = str | bool | int | float  # a target value or a binary/categorical feature value
-Kind = Literal["numeric", "binary", "categorical"]
+from .encoding import (
+    NOT_A_NUMBER,
+    NUMBERS,
+    NotNumbers,
+    check_numbers,
+    encode_column,
+    numbers_of,
+)
+from .featurespec import FeatureSpec, Kind, Label
 
-# A float equal to 0 or 1: JSON Schema (the OpenAPI document) counts 1.0 as an integer, and a
-# strict int would refuse it; as fast as the strict int, and rows become float64 anyway.
-ZeroOne = Annotated[float, Strict(), Field(ge=0, le=1, multiple_of=1, allow_inf_nan=False)]
-Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-
-
-class FeatureSpec(BaseModel):
-    """One input column as the model was trained on it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    type: Kind
-    min: float | None = Field(None, description="Smallest value seen in training (numbers).")
-    max: float | None = Field(None, description="Largest value seen in training (numbers).")
-    values: list[Label] | None = Field(
-        None, description="binary: the values encoded 0 and 1; categorical: the categories."
-    )
-    nullable: bool = Field(False, description="Had missing values in training: null is accepted.")
-    impute: float | None = Field(None, description="numeric: the value used for null (median).")
-
-    @property
-    def zero_one(self) -> bool:
-        """Tell whether this is a binary feature whose values are the numbers 0 and 1."""
-        values = self.values
-        if values is not None and any(isinstance(v, bool) for v in values):
-            return False  # [False, True] == [0, 1] in Python; booleans are values, not numbers
-        return self.type == "binary" and values in (None, [0, 1], [0.0, 1.0])
-
-    @property
-    def numeric_input(self) -> bool:
-        """Tell whether raw values are plain numbers (numeric or 0/1), so a float column works."""
-        return (self.type == "numeric" or self.zero_one) and not self.nullable
-
-    @property
-    def width(self) -> int:
-        """Return the number of input columns this feature takes in the network's matrix."""
-        if self.type != "categorical":
-            return 1
-        return len(self.values or []) + (1 if self.nullable else 0)
-
-    def example(self) -> Label:
-        """Return a plausible value: the imputation value, the middle of the range, a value."""
-        if self.type != "numeric":
-            return (self.values or [0, 1])[-1 if self.zero_one else 0]
-        if self.impute is not None:
-            return self.impute
-        low, high = self.min or 0.0, self.max if self.max is not None else 1.0
-        return round((low + high) / 2, 6)
-
-    def json_type(self) -> Any:
-        """Return the pydantic type of this feature's value in a JSON row."""
-        if self.zero_one:
-            kind: Any = ZeroOne
-            text = f"binary feature, trained on [{self.min or 0:g}, {self.max or 1:g}]"
-        elif self.type == "numeric":
-            kind = Finite
-            text = f"numeric feature, trained on [{self.min:g}, {self.max:g}]"
-        else:
-            kind = Literal[tuple(self.values or [])]
-            text = f"{self.type} feature: one of {_listing(self.values or [])}"
-        if self.nullable:
-            kind = kind | None
-            text += "; null is accepted"
-        return Annotated[kind, Field(description=text)]
-
-
-def _listing(values: Sequence[Label]) -> str:
-    return ", ".join(repr(v) for v in values)
+__all__ = ["FeatureError", "FeatureSet", "FeatureSpec", "Kind", "Label", "Problem"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +65,7 @@ class FeatureSet:
         self._zero_one = np.array([s.zero_one for s in self.specs], dtype=bool)
         self._all_zero_one, self._any_zero_one = self._zero_one.all(), self._zero_one.any()
         self._zero_one_list = self._zero_one.tolist()
+        self._json_types = [_json_types(s) for s in self.specs]
         names = self.names
         self._getter = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
 
@@ -201,14 +139,14 @@ class FeatureSet:
                 return None
             if self.numeric:
                 values = list(chain.from_iterable(map(self._getter, rows)))
-                if not set(map(type, values)) <= _NUMBERS:
+                if not set(map(type, values)) <= NUMBERS:
                     return None
                 return self.check_matrix(np.array(values, dtype=np.float64).reshape(-1, width))
             columns = [[row[name] for row in rows] for name in self.names]
         except (TypeError, KeyError, OverflowError, FeatureError):
             return None
-        for spec, column in zip(self.specs, columns, strict=True):
-            if not set(map(type, column)) <= _json_types(spec):
+        for allowed, column in zip(self._json_types, columns, strict=True):
+            if not set(map(type, column)) <= allowed:
                 return None
         try:
             return self.encode(columns)
@@ -237,7 +175,7 @@ class FeatureSet:
                 return X
         problems = []
         for j, spec in enumerate(self.specs):
-            bad, msg = _check_numbers(spec, X[:, j])
+            bad, msg = check_numbers(spec, X[:, j])
             if bad is not None:
                 problems.append(Problem(spec.name, j, bad.tolist(), msg))
         raise FeatureError(problems)
@@ -256,9 +194,9 @@ class FeatureSet:
             problems = []
             for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
                 try:
-                    X[:, j] = _numbers(column, spec)[0]
-                except _NotNumbers as exc:
-                    problems.append(Problem(spec.name, j, exc.rows, _NOT_A_NUMBER))
+                    X[:, j] = numbers_of(column, spec)[0]
+                except NotNumbers as exc:
+                    problems.append(Problem(spec.name, j, exc.rows, NOT_A_NUMBER))
             if problems:
                 raise FeatureError(problems)
             return self.check_matrix(X)
@@ -266,7 +204,7 @@ class FeatureSet:
         problems: list[Problem] = []
         at = 0
         for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
-            bad, msg = _encode(spec, column, X[:, at : at + spec.width])
+            bad, msg = encode_column(spec, column, X[:, at : at + spec.width])
             if bad is not None:
                 problems.append(Problem(spec.name, j, bad.tolist(), msg))
             at += spec.width
@@ -275,108 +213,18 @@ class FeatureSet:
         return X
 
 
-_NUMBERS = {int, float}
-_NOT_A_NUMBER = "must be a number"
-
-
 def _json_types(spec: FeatureSpec) -> set[type]:
     """Return the Python types of the JSON values this feature accepts without coercion."""
-    if spec.type == "numeric" or spec.zero_one:
-        allowed = set(_NUMBERS)
-    else:
-        allowed = {type(v) for v in spec.values or []}
-    return allowed | {type(None)} if spec.nullable else allowed
+    return _python_types(spec.value_type())
 
 
-def _check_numbers(spec: FeatureSpec, values: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """Return (bad rows, message) for a column of numbers, or (None, "") when all are valid."""
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(values)
-    if not finite.all():
-        return np.flatnonzero(~finite), "must be finite: NaN and Infinity are not accepted"
-    if spec.zero_one:
-        ok = (values == 0) | (values == 1)
-        if not ok.all():
-            return np.flatnonzero(~ok), "is binary: it accepts only 0 and 1"
-    return None, ""
-
-
-def _encode(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """Write one feature's encoding into out: (n, width); return (bad rows, message)."""
-    if spec.type == "numeric" or spec.zero_one:
-        try:
-            values, missing = _numbers(column, spec)
-        except _NotNumbers as exc:
-            null = " or null" if spec.nullable else ""
-            return np.array(exc.rows), _NOT_A_NUMBER + null
-        if missing is not None:
-            values[missing] = spec.impute if spec.impute is not None else 0.0
-        out[:, 0] = values
-        return _check_numbers(spec, values)
-    allowed = list(spec.values or [])
-    index = {_key(v): i for i, v in enumerate(allowed)}
-    if spec.nullable:
-        index[_key(None)] = len(allowed)
-    codes = np.fromiter((index.get(_key(v), -1) for v in column), dtype=np.int64, count=len(column))
-    bad = np.flatnonzero(codes < 0)
-    if spec.type == "binary":
-        out[:, 0] = codes
-    else:
-        out[...] = 0.0
-        good = np.flatnonzero(codes >= 0)
-        out[good, codes[good]] = 1.0
-    if bad.size:
-        null = " or null" if spec.nullable else ""
-        return bad, f"accepts only one of {_listing(allowed)}{null}"
-    return None, ""
-
-
-def _key(value: Any) -> tuple:
-    """Compare feature values by type as well as value: True is not 1, "1" is not 1."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return (type(value), value)
-    if isinstance(value, bytes):
-        return (str, value.decode("utf-8", "replace"))
-    if isinstance(value, int | float | np.integer | np.floating):
-        return (float, float(value))
-    return ("other", id(value))
-
-
-def _numbers(column, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return (float64 copy of a column of numbers, mask of its missing values or None).
-
-    A typed NumPy column (a V2 tensor) is taken as numbers; in a Python sequence, only int and
-    float are (never bool or text): anything else raises _NotNumbers with its rows. Numbers
-    beyond float64's range become infinite and fail the finite check.
-    """
-    if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
-        values = column.astype(np.float64).reshape(-1)
-        # A nullable feature's NaN is a missing value (training data, V2 tensors); otherwise
-        # NaN is refused by the finite check.
-        gaps = np.isnan(values) if spec.nullable else None
-        return values, gaps if gaps is not None and gaps.any() else None
-    kinds = _NUMBERS | ({type(None)} if spec.nullable else set())
-    if not set(map(type, column)) <= kinds:
-        raise _NotNumbers([i for i, v in enumerate(column) if type(v) not in kinds])
-    missing = None
-    if spec.nullable:
-        flags = np.fromiter((v is None for v in column), dtype=bool, count=len(column))
-        if flags.any():
-            missing, column = flags, [0.0 if v is None else v for v in column]
-    try:
-        return np.asarray(column, dtype=np.float64).reshape(-1), missing
-    except OverflowError:  # a Python int beyond float64: the same as an infinite value
-        return np.array([_float(v) for v in column], dtype=np.float64), missing
-
-
-class _NotNumbers(ValueError):
-    def __init__(self, rows: list[int]) -> None:
-        super().__init__("not numbers")
-        self.rows = rows
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf
+def _python_types(kind: Any) -> set[type]:
+    """Return the Python types a pydantic type of json_type() accepts from JSON as they are."""
+    origin = get_origin(kind)
+    if origin is Annotated:
+        return _python_types(get_args(kind)[0])
+    if origin is Union:
+        return set().union(*map(_python_types, get_args(kind)))
+    if origin is Literal:
+        return {type(v) for v in get_args(kind)}
+    return set(NUMBERS) if kind is float else {kind}  # a strict float takes JSON integers

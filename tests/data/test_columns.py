@@ -32,3 +32,17 @@ def test_identifiers_and_empty_columns_are_refused_with_a_way_out():
     message = str(caught.value)
     assert "column 'name' looks like an identifier (40 distinct values in 40 rows)" in message
     assert "--exclude name" in message and "column 'empty' has no values" in message
+
+
+@pytest.mark.parametrize("name", ["id", "ID", "Unnamed: 0", "index", "rownames", "column_1"])
+def test_row_numbers_and_ids_are_refused_by_their_name(name):
+    rows = "".join(f"{i % 7},{i % 3},{i % 2}\n" for i in range(30))  # repeats: not by values
+    d = read_csv_text("," + "a,y\n" + rows if name == "column_1" else f"{name},a,y\n" + rows, "y")
+    with pytest.raises(DatasetError, match=f"column '{name}' looks like row numbers or ids"):
+        feature_specs(d)
+
+
+def test_a_few_words_among_many_numbers_are_reported_not_categories():
+    rows = "".join(f"{i * 1.5},{i % 2}\n" for i in range(40)) + "n/k,1\n"
+    with pytest.raises(DatasetError, match="line 42, column 'a': not a number"):
+        read_csv_text("a,y\n" + rows, "y")

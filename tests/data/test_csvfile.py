@@ -102,3 +102,50 @@ def test_csv_file_errors(tmp_path):
     (tmp_path / "latin.csv").write_bytes(b"x,y\n\xe9,1\n")
     with pytest.raises(DatasetError, match="not UTF-8"):
         read_csv_file(tmp_path / "latin.csv", "y")
+
+
+def test_decimal_commas_forced_or_refused(tmp_path):
+    text = "a;b;y\n1,5;2;x\n2,25;3;y\n"
+    d = read_csv_text(text, "y", decimal=",")
+    assert d.X.tolist() == [[1.5, 2], [2.25, 3]] and d.source["decimal"] == "comma"
+    with pytest.raises(DatasetError, match="decimal mark"):
+        read_csv_text("a,y\n1,0\n", "y", decimal=",")
+    path = tmp_path / "d.csv"
+    path.write_bytes(text.encode())
+    assert read_csv_file(path, "y").X.tolist() == [[1.5, 2], [2.25, 3]]  # detected
+
+
+def test_iso_dates_and_datetimes_are_dates_in_utc():
+    text = "when,y\n2024-03-31,1\n2024-03-31T02:00+02:00,0\n2024-04-01 12:00:00Z,1\nNA,0\n"
+    column = read_csv_text(text, "y").columns[0]
+    assert column.dtype == np.dtype("datetime64[s]")
+    assert [str(v) for v in column[:3]] == [
+        "2024-03-31T00:00:00",
+        "2024-03-31T00:00:00",
+        "2024-04-01T12:00:00",
+    ]
+    assert np.isnat(column[3])
+
+
+def test_rows_of_empty_cells_are_blank_lines_not_dropped_rows():
+    d = read_csv_text("a;b;y\r\n1;2;x\r\n;;\r\n ; ;\r\n3;4;y\r\n;;\r\n", "y")
+    assert d.rows == 2 and d.dropped == 0
+
+
+def test_a_million_cells_of_five_words_are_codes_not_objects():
+    text = "w,y\n" + "".join(f"{'abcde'[i % 5]},{i % 2}\n" for i in range(200_000))
+    column = read_csv_text(text, "y").columns[0]
+    assert column.codes.dtype == np.int32 and sorted(column.categories) == list("abcde")
+
+
+def test_types_guessed_from_the_first_rows_give_way_to_the_whole_file():
+    rows = [f"{i},{i % 2}" for i in range(20_000)]  # far past the first 64 kB
+    rows[15_000] = "7.5,1"  # whole numbers, then a decimal: still numbers
+    d = read_csv_text("a,y\n" + "\n".join(rows) + "\n", "y")
+    assert d.columns[0][15_000] == 7.5
+    rows[18_000] = "seven,0"  # a word deep in a column of numbers: located as before
+    with pytest.raises(DatasetError, match="line 18002, column 'a': not a number"):
+        read_csv_text("a,y\n" + "\n".join(rows) + "\n", "y")
+    rows = [f"2024-01-{1 + i % 28:02d},{i % 2}" for i in range(20_000)]
+    rows[19_000] = "2024-01-05T10:00Z,1"  # dates, then a datetime: still dates
+    assert read_csv_text("d,y\n" + "\n".join(rows) + "\n", "y").columns[0].dtype.kind == "M"

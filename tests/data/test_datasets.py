@@ -63,3 +63,21 @@ def test_a_dataset_travels_as_bytes_without_pickle():
 def test_unknown_builtin():
     with pytest.raises(DatasetError, match="unknown dataset 'iris'"):
         datasets.builtin("iris")
+
+
+def test_the_fingerprint_is_the_same_from_a_csv_or_json_rows():
+    from service.data.csvfile import read_csv_text
+
+    rows = [
+        {"a": 1.5, "t": "x", "d": "2024-01-02", "y": "p"},
+        {"a": None, "t": None, "d": "2024-01-03", "y": "q"},
+        {"a": 2.0, "t": "z", "d": "2024-01-04", "y": "p"},
+    ]
+    json_data = from_rows(rows, "y")
+    csv_data = read_csv_text("a,t,d,y\n1.5,x,2024-01-02,p\n,,2024-01-03,q\n2,z,2024-01-04,p\n", "y")
+    assert json_data.fingerprint() == csv_data.fingerprint()
+    assert json_data.fingerprint()["rows"] == 3
+    assert json_data.without(["t"]).fingerprint() != json_data.fingerprint()
+    back = Dataset.from_bytes(csv_data.to_bytes())
+    assert back.fingerprint() == csv_data.fingerprint()
+    assert back.columns[2].dtype == np.dtype("datetime64[s]")

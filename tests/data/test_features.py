@@ -98,3 +98,32 @@ def test_a_feature_of_two_booleans_is_binary_on_its_values_not_numbers():
     assert features.encode([[True, False]]).tolist() == [[1.0], [0.0]]
     with pytest.raises(FeatureError):
         features.encode([[1, 0]])
+
+
+def test_each_kind_describes_itself_in_one_line():
+    assert [s.describe() for s in SPECS] == [
+        "numeric [1, 90], missing values imputed with 40",
+        "binary: 0, 1",
+        "binary: female, male",
+        "categorical: Biscoe, Dream, Torgersen",
+        "categorical: red, blue + missing as a category",
+    ]
+    day = FeatureSpec(name="d", type="date", min=19000, max=19500.5, nullable=True, impute=19100)
+    assert day.describe() == (
+        "date (ISO-8601 text) from 2022-01-08 to 2023-05-23T12:00:00, read as days since "
+        "1970-01-01, missing values imputed with 2022-04-18"
+    )
+
+
+def test_a_date_feature_takes_iso_text_or_null():
+    spec = FeatureSpec(name="d", type="date", min=0, max=10, nullable=True, impute=5)
+    features = FeatureSet([spec])
+    assert features.encode([["1970-01-02", None, "1970-01-01T12:00Z"]]).tolist() == [
+        [1.0],
+        [5.0],
+        [0.5],
+    ]
+    with pytest.raises(FeatureError) as caught:
+        features.encode([["1970-01-02", "02/01/1970", 3]])
+    assert caught.value.problems[0].rows == [1, 2]
+    assert features.plain_rows([{"d": "1970-01-03"}]).tolist() == [[2.0]]

@@ -58,7 +58,7 @@ def feature_matrix(
             raise invalid(f"feature {p.feature!r}{where} {p.msg}", loc) from None
         loc = ["inputs", by_name[p.feature][0], "data"]
         feature = sig.by_name[p.feature]
-        if feature.numbers:
+        if not feature.one_of:
             raise invalid(f"feature {p.feature!r} {p.msg}", loc) from None
         raise invalid(_not_a_value(feature, p.rows, columns[p.column]), loc) from None
 

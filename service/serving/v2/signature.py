@@ -6,9 +6,10 @@ request only looks things up.
 Inputs. Numeric and 0/1 features take numbers: FP32, FP64, any integer datatype or BOOL (a
 nullable one reads NaN in a float tensor as missing). Text features (binary with two words,
 categorical) take BYTES, one UTF-8 string per row, equal to one of the values seen in training;
-for a feature that had missing values in training the empty string is the missing value (unless
-"" was itself a category). Features whose values are booleans take BOOL, or BYTES "true" and
-"false". The single `features` tensor [N, F] is only for models whose features are all numbers.
+date features take BYTES, ISO-8601 text as in /predict; for a feature that had missing values
+in training the empty string is the missing value (unless "" was itself a category). Features
+whose values are booleans take BOOL, or BYTES "true" and "false". The single `features` tensor
+[N, F] is only for models whose features are all numbers.
 
 Labels. INT64 when every class is an integer, BOOL when every class is a boolean, FP64 when they
 are numbers that are not all integers, BYTES otherwise (text; any boolean in it as "true" or
@@ -59,7 +60,12 @@ class FeatureInput:
     @property
     def numbers(self) -> bool:
         """Tell whether raw values are numbers that FeatureSet reads straight from a tensor."""
-        return self.spec.type == "numeric" or self.spec.zero_one
+        return self.spec.takes_numbers
+
+    @property
+    def one_of(self) -> bool:
+        """Tell whether values must be one of those seen in training (binary, categorical)."""
+        return not self.numbers and self.spec.type != "date"
 
     @property
     def empty_is_missing(self) -> bool:
@@ -69,6 +75,8 @@ class FeatureInput:
         """Say which datatypes this input takes, for error messages."""
         if self.numbers:
             return "a number tensor: FP32, FP64, an integer datatype or BOOL"
+        if self.spec.type == "date":
+            return "BYTES (ISO-8601 date text)"
         kinds = ["BYTES (UTF-8 text)"]
         if "BOOL" in self.accepted:
             kinds.append("BOOL")
@@ -84,8 +92,12 @@ class FeatureInput:
 
 def feature_input(spec: FeatureSpec) -> FeatureInput:
     """Return how one feature is sent over V2."""
-    if spec.type == "numeric" or spec.zero_one:
+    if spec.takes_numbers:
         return FeatureInput(spec, "FP64", frozenset((*NUMBERS, "BOOL")), None)
+    if spec.type == "date":  # the text goes to the feature rule as it is; "" may be missing
+        return FeatureInput(
+            spec, "BYTES", frozenset({"BYTES"}), {"": None} if spec.nullable else {}
+        )
     values = list(spec.values or [])
     # Text first, so that a category "true" wins over the boolean True spelled the same way.
     text: dict[str, Label | None] = {}
