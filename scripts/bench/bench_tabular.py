@@ -62,13 +62,11 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # the repo root
-sys.path.insert(0, str(HERE))
-import tabular_data  # noqa: E402
-
 from service.data.columns import feature_specs  # noqa: E402
 from service.data.csvfile import read_csv_text  # noqa: E402
 from service.data.features import FeatureError, FeatureSet  # noqa: E402
 from service.nn import MLP, OUTPUT_FOR_LOSS, Standardizer, fit  # noqa: E402
+from tests.support import public_data as tabular_data  # noqa: E402
 
 ACC_MARGIN = 0.03  # accuracy may be this much below the reference
 RMSE_FACTOR = 1.10  # RMSE may be this many times the better of the reference and the mean

