@@ -164,10 +164,12 @@ def describe_data(prepared: Prepared) -> str:
         head += f" ({data.dropped} dropped: no {data.target!r} value)"
     if data.source.get("delimiter"):
         head += f", {data.source['delimiter']}-separated"
+    if data.source.get("decimal"):
+        head += f", decimal {data.source['decimal']}s"
     width = max([len(s.name) for s in specs] + [len(data.target)])
     lines = [head]
     for s in specs:
-        lines.append(f"  {s.name:<{width}}  {_kind(s)}")
+        lines.append(f"  {s.name:<{width}}  {s.describe()}")
     if target.task == "regression":
         what = f"regression (answers in the target's units; mean {fmt(target.mean)})"
     else:
@@ -178,16 +180,6 @@ def describe_data(prepared: Prepared) -> str:
             what += f" (probability is for {target.classes[1]!s})"
     lines.append(f"  {data.target:<{width}}  target, {what}")
     return "\n".join(lines)
-
-
-def _kind(s) -> str:
-    if s.type == "numeric":
-        missing = f", missing values imputed with {s.impute:g}" if s.nullable else ""
-        return f"numeric [{s.min:g}, {s.max:g}]{missing}"
-    values = ", ".join(str(v) for v in (s.values or [])[:8])
-    more = f", ... ({len(s.values)} in all)" if len(s.values or []) > 8 else ""
-    missing = " + missing as a category" if s.nullable else ""
-    return f"{s.type}: {values}{more}{missing}"
 
 
 def _request(args: argparse.Namespace) -> TrainRequest:

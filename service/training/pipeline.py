@@ -10,11 +10,9 @@ or not). `prepare` is also the check POST /train runs before it queues a job.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import orjson
 
 from model_store import CorruptArtifact, ModelNotFound, Store, VersionNotFound
 
@@ -178,7 +176,7 @@ def _meta(
         normalisation=final.scaler.to_dict(),
         hyperparameters=StoredHyperparameters(**{**spec.hyperparameters.model_dump(), **resolved}),
         data=DataSummary(
-            **fingerprint(data),
+            **data.fingerprint(),
             source=data.source.get("name", ""),
             dropped=data.dropped,
             excluded=data.source.get("excluded", []),
@@ -202,15 +200,3 @@ def _meta(
             val_loss=[float(v) for v in history.val_loss[::step]],
         ),
     )
-
-
-def fingerprint(data: Dataset) -> dict:
-    """Identify the training data without storing it."""
-    digest = hashlib.sha256()
-    digest.update(",".join([*data.features, data.target]).encode())
-    for column in [*data.columns, data.y]:
-        if column.dtype.kind == "f":
-            digest.update(np.ascontiguousarray(column).tobytes())
-        else:
-            digest.update(orjson.dumps(column.tolist()))
-    return {"sha256": digest.hexdigest(), "rows": data.rows}

@@ -51,6 +51,10 @@ class TrainRequest(TrainSpec):
     sep: Literal[",", ";", "\t", "|"] | None = Field(
         None, description="CSV delimiter; none: detected (comma, semicolon, tab or pipe)."
     )
+    decimal: Literal[".", ","] | None = Field(
+        None,
+        description="CSV decimal mark; none: detected (a comma where the delimiter is not one).",
+    )
     na: list[str] | None = Field(
         None,
         description="Cells that mean a missing value; none: " + ", ".join(repr(m) for m in MISSING),
@@ -78,6 +82,13 @@ class TrainRequest(TrainSpec):
     def _sep_names(cls, value: Any) -> Any:
         """Accept the delimiters' names, easier to type than a tab: comma, semicolon, tab, pipe."""
         names = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+        return names.get(value, value) if isinstance(value, str) else value
+
+    @field_validator("decimal", mode="before")
+    @classmethod
+    def _decimal_names(cls, value: Any) -> Any:
+        """Accept the marks' names too: point, comma."""
+        names = {"point": ".", "comma": ","}
         return names.get(value, value) if isinstance(value, str) else value
 
     @field_validator("exclude", "na", mode="before")
@@ -128,7 +139,8 @@ class TrainRequest(TrainSpec):
 
     def csv_options(self, limits: Limits | None = None) -> dict[str, Any]:
         """Return the CSV reader's options for this request."""
-        options: dict[str, Any] = {"sep": self.sep, "exclude": tuple(self.exclude)}
+        options: dict[str, Any] = {"sep": self.sep, "decimal": self.decimal}
+        options["exclude"] = tuple(self.exclude)
         if self.na is not None:
             options["na"] = tuple(self.na)
         if limits is not None:

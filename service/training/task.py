@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.categorical import Categorical
 from ..data.dataset import DatasetError, is_numeric
 from ..data.features import Label
 from .metadata import TASK_FOR_LOSS, Task
@@ -43,7 +44,7 @@ def _label(value) -> Label:
 
 def infer_task(y: np.ndarray, name: str) -> Task:
     """Return the task a target's values call for."""
-    distinct = np.unique(y) if is_numeric(y) else sorted(set(y.tolist()), key=str)
+    distinct = np.unique(y) if is_numeric(y) else sorted(_distinct(y), key=str)
     k = len(distinct)
     if k < 2:
         raise DatasetError(f"target {name!r} has only one value; need at least two")
@@ -83,7 +84,7 @@ def encode_target(y: np.ndarray, name: str, task: str = "auto", loss: str | None
         mean, scale = float(y.mean()), float(y.std())
         scale = scale if scale > 0 else 1.0
         return Target(task, loss, (y - mean) / scale, None, mean, scale)
-    values = np.unique(y) if is_numeric(y) else sorted(set(y.tolist()), key=_sort_key)
+    values = np.unique(y) if is_numeric(y) else sorted(_distinct(y), key=_sort_key)
     classes = [_label(v) for v in values]
     if len(classes) < 2:
         raise DatasetError(f"target {name!r} has only one class; need at least two")
@@ -95,8 +96,20 @@ def encode_target(y: np.ndarray, name: str, task: str = "auto", loss: str | None
     if len(classes) > MAX_CLASSES:
         raise DatasetError(f"target {name!r} has {len(classes)} classes (at most {MAX_CLASSES})")
     index = {_sort_key(v): i for i, v in enumerate(values)}
-    encoded = np.fromiter((index[_sort_key(v)] for v in y.tolist()), np.int64, count=len(y))
+    if isinstance(y, Categorical):  # one lookup per category, then per row by its code
+        table = np.array([index.get(_sort_key(v), -1) for v in y.categories], dtype=np.int64)
+        encoded = table[y.codes]
+    else:
+        encoded = np.fromiter((index[_sort_key(v)] for v in y.tolist()), np.int64, count=len(y))
     return Target(task, loss, encoded.astype(np.float64) if task == "binary" else encoded, classes)
+
+
+def _distinct(y) -> set:
+    """Return the distinct values of a text target (a target has no missing value)."""
+    if isinstance(y, Categorical):
+        used = np.unique(y.codes)
+        return {y.categories[c] for c in used if c >= 0}
+    return set(y.tolist())
 
 
 def _sort_key(value) -> tuple:
