@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
-from scripts.harness import Proc, RedisServer, env_for, start_trainer, wait_until
 from service.jobs.queue import JobFinished, JobQueue
 from service.settings import Settings
 from service.training.request import TrainRequest
 from service.training.spec import Hyperparameters
+from tests.support.harness import Proc, RedisServer, env_for, start_trainer, wait_until
 
 pytestmark = pytest.mark.process
 

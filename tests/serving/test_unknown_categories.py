@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 
 from model_store import ModelStore
-from scripts import tabular_data
 from service.data.csvfile import read_csv_bytes
 from service.serving.predictor import Predictor
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
-from tests.data.conftest import PUBLIC
+from tests.support.pypi_files import PUBLIC, read_member
 
 FEATURES = ["Manufacturer", "Price", "Horsepower", "AirBags"]
 
@@ -27,7 +26,7 @@ FEATURES = ["Manufacturer", "Price", "Horsepower", "AirBags"]
 @pytest.fixture(scope="module")
 def cars93(tmp_path_factory):
     """Train Type on every other row of Cars93; return the store and the other rows."""
-    text = tabular_data.read_member(PUBLIC["cars93"]).decode()
+    text = read_member(PUBLIC["cars93"]).decode()
     rows = list(csv.DictReader(io.StringIO(text)))
     train, test = rows[::2], rows[1::2]
     out = io.StringIO()

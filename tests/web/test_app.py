@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
-import time
 
 import numpy as np
 import pytest
 from openapi_spec_validator import validate
 
 from service.web.app import create_app
-from tests.conftest import train
+from tests.support.harness import wait_until
+from tests.support.training import train
 
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
@@ -90,8 +91,7 @@ def test_predictions_equal_the_network_on_standardised_input(app, client, store)
 
 def test_pinned_version_and_current(client, store):
     train(store, epochs=50, seed=7)  # version 2 becomes current
-    time.sleep(0.06)
-    assert client.post("/predict", json=ROW).get_json()["version"] == 2
+    wait_until(lambda: served(client) == 2, 10, what="the app to load version 2")
     assert client.post("/models/diabetes/versions/1/predict", json=ROW).get_json()["version"] == 1
     assert client.post("/models/diabetes/predict", json=ROW).get_json()["version"] == 2
 
@@ -140,22 +140,36 @@ def test_admin_endpoints_disabled_without_token(settings_dict):
     assert resp.status_code == 503 and "NNS_ADMIN_TOKEN" in resp.get_json()["error"]
 
 
+def served(client) -> int:
+    return client.post("/predict", json=ROW).get_json()["version"]
+
+
+def load_failures(client) -> float:
+    """Return the process's count of diabetes versions that failed to load (shared by tests)."""
+    text = client.get("/metrics").get_data(as_text=True)
+    found = re.search(r'^nns_model_load_failures_total\{model="diabetes"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def test_hot_reload_and_refusal_of_a_corrupt_version(client, store):
     train(store, epochs=50, seed=5)
-    time.sleep(0.06)
-    assert client.post("/predict", json=ROW).get_json()["version"] == 2
+    wait_until(lambda: served(client) == 2, 10, what="the app to load version 2")
     # Version 3 is published and then damaged on disk: it must be refused, 2 keeps serving.
+    failures = load_failures(client)
     train(store, epochs=50, seed=6)
     weights = store.root / "diabetes" / "3" / "weights.npz"
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
-    time.sleep(0.06)
-    assert client.post("/predict", json=ROW).get_json()["version"] == 2
+    wait_until(
+        lambda: client.get("/health/ready").get_json()["status"] == "degraded",
+        10,
+        what="the app to refuse version 3",
+    )
+    assert served(client) == 2
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.get_json()["status"] == "degraded"
     assert "version 3" in ready.get_json()["problems"][0]
     assert "version 3" in client.get("/models/diabetes").get_json()["load_error"]
-    metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'nns_model_load_failures_total{model="diabetes"} 1.0' in metrics
+    assert load_failures(client) == failures + 1
 
 
 def test_fresh_app_falls_back_to_newest_loadable_version(settings_dict, store):

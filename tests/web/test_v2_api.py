@@ -15,7 +15,7 @@ from service.data.csvfile import read_csv_text
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
-from tests.conftest import train
+from tests.support.training import train
 
 HEADER = "Inference-Header-Content-Length"
 DIABETES = ["smoking", "obesity", "exercise"]

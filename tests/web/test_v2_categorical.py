@@ -25,27 +25,10 @@ from service.serving.v2.tensors import strings_from_bytes
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
+from tests.support.training import SPECIES, penguins_csv
 
 HEADER = "Inference-Header-Content-Length"
-SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
-ISLANDS = ["Biscoe", "Dream", "Torgersen"]
 FEATURES = ["island", "sex", "bill", "diet"]  # the CSV's order, without the targets
-
-
-def penguins_csv() -> str:
-    """60 rows: species follows bill and island; `big` is Yes/No; gaps in bill and diet."""
-    rng = np.random.default_rng(4)
-    lines = ["species,island,sex,bill,diet,big,mass"]
-    for i in range(60):
-        k = i % 3
-        island = ISLANDS[(k + (i // 9)) % 3]
-        sex = ("female", "male")[(i // 2) % 2]
-        bill = "NA" if i % 7 == 0 else f"{38 + 5 * k + rng.normal():.1f}"
-        diet = "" if i % 5 == 0 else ("fish", "krill")[(i // 4) % 2]
-        big = "Yes" if k == 2 or sex == "male" else "No"
-        mass = f"{3000 + 400 * k + (300 if sex == 'male' else 0) + 50 * rng.normal():.0f}"
-        lines.append(",".join([SPECIES[k], island, sex, bill, diet, big, mass]))
-    return "\n".join(lines) + "\n"
 
 
 # JSON rows with booleans: `answer` is a category of two booleans and a word; the target is
