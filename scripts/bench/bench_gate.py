@@ -38,6 +38,7 @@ from model_store import ModelStore  # noqa: E402
 from service.data.csvfile import read_csv_file  # noqa: E402
 from service.data.features import FeatureError  # noqa: E402
 from service.serving.predictor import Predictor  # noqa: E402
+from service.training import evaluation  # noqa: E402
 from service.training.evaluation import EPS  # noqa: E402
 from tests.support import public_data  # noqa: E402
 
@@ -109,8 +110,8 @@ def losses(model: Predictor, prepared) -> tuple[np.ndarray, np.ndarray, int]:
     probs = np.column_stack([1 - out[:, 0], out[:, 0]]) if out.shape[1] == 1 else out
     chosen = np.clip(probs[np.arange(len(index)), index], EPS, 1 - EPS)
     train_index = np.array([classes.index(_label(v)) for v in y_train.tolist()])
-    freq = np.bincount(train_index, minlength=len(classes)) / len(train_index)
-    base = np.clip(freq[index], EPS, 1 - EPS)
+    trivial = evaluation.baseline(model.task, train_index, len(index), len(classes))  # the gate's
+    base = np.clip(trivial.probs[np.arange(len(index)), index], EPS, 1 - EPS)
     return -np.log(chosen), -np.log(base), unknown
 
 
