@@ -4,43 +4,14 @@ from __future__ import annotations
 
 import shutil
 import threading
-from pathlib import Path
 
 import pytest
 
 from model_store import ModelStore
 from service.serving.watcher import Watcher
-from service.training.pipeline import run
-from service.training.request import TrainRequest
 from service.web.app import create_app
-
-TOKEN = "test-token-0123456789"
-
-
-def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", **params):
-    """Train a small model quickly and publish it; return the TrainResult."""
-    params.setdefault("epochs", 300)
-    samples = 200 if dataset == "moons" else None  # the dataset's recipe for the rest
-    request = TrainRequest(
-        model=name, dataset=dataset, samples=samples, hyperparameters=params, promote="always"
-    )
-    return run(request, store)
-
-
-def promote_rotten(store: ModelStore, name: str = "diabetes", **params) -> tuple[Path, bytes]:
-    """Publish a version whose weights then rot, and make it current as a hand edit would.
-
-    A running app's watcher may look at any moment: the version is damaged before CURRENT
-    names it. Returns the weights' path and their good bytes.
-    """
-    params.setdefault("epochs", 50)
-    request = TrainRequest(model=name, dataset=name, hyperparameters=params, promote="never")
-    version = run(request, store).version
-    weights = store.root / name / str(version) / "weights.npz"
-    good = weights.read_bytes()
-    weights.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
-    store._switch(name, version)  # the store's own switch, without set_current's check
-    return weights, good
+from tests.support.api import AUTH, TOKEN
+from tests.support.training import train
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +46,7 @@ def settings_dict(tmp_path, store) -> dict:
         "data_dir": tmp_path,
         "model_store": store.root,
         "admin_token": TOKEN,
+        "default_model": "diabetes",  # as make serve and the image set it
         "max_batch": 50,
         "max_body_bytes": 64 * 1024,
         "reload_interval": 0.05,
@@ -93,4 +65,4 @@ def client(app):
 
 @pytest.fixture
 def auth() -> dict:
-    return {"Authorization": f"Bearer {TOKEN}"}
+    return dict(AUTH)

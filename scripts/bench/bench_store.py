@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root
 from model_store import ModelStore, Store  # noqa: E402
 from model_store.s3 import S3Store, make_client  # noqa: E402
-from tests.model_store.s3_servers import start_moto  # noqa: E402
+from tests.support.s3_servers import start_moto  # noqa: E402
 
 # model name -> (what it is, weight shapes)
 MODELS = {

@@ -43,10 +43,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root
-from scripts.harness import ROOT, Gunicorn, cpu_seconds, http, train_cli, wait_until  # noqa: E402
-from tests.model_store.s3_servers import S3Server, start_moto  # noqa: E402
+from tests.support.harness import ROOT, Gunicorn, cpu_seconds, http, train_cli, wait_until  # noqa: E402
+from tests.support.s3_servers import S3Server, start_moto  # noqa: E402
 
-LUA = ROOT / "scripts" / "wrk" / "post.lua"
+LUA = Path(__file__).resolve().parent / "wrk" / "post.lua"
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 PINNED = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 # Run with a checkout's code: copies of the template's newest version, published 4 at a time.

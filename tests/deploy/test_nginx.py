@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.harness import ROOT, Gunicorn, Proc, free_port, http, wait_until
 from service.settings import Settings
+from tests.support.harness import ROOT, Gunicorn, Proc, free_port, http, wait_until
 
 pytestmark = pytest.mark.process
 

@@ -6,7 +6,6 @@ tests are about what only object storage has.
 
 from __future__ import annotations
 
-import collections
 import json
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,11 @@ import numpy as np
 import pytest
 
 from model_store import CorruptArtifact, InvalidName, Pointer, Published, StoreError, open_store
-from model_store.s3 import REFUSED, S3Store, make_client
+from model_store.s3 import REFUSED, S3Store
 from service.data import datasets
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
+from tests.support.s3_servers import S3Server, counting_client, start_rclone
 
 from .conftest import (
     S3Raw,
@@ -27,7 +27,6 @@ from .conftest import (
     sample_meta,
     spawn,
 )
-from .s3_servers import S3Server, start_rclone
 
 # One "host": its own process, its own temporary directory and home, only the bucket shared.
 HOST = """
@@ -77,19 +76,6 @@ def test_publishers_on_separate_hosts_never_share_a_version(s3_raw: S3Raw, tmp_p
     assert store.current_version("m") == HOSTS * PUBLISHES
     assert set(store.promoted_versions("m")) <= set(store.versions("m"))
     assert store.promoted_versions("m")[0] == HOSTS * PUBLISHES
-
-
-def counting_client(env: dict) -> tuple[Any, collections.Counter]:
-    """Return a client and a Counter of (operation, HTTP status) it fills as requests return."""
-    client = make_client(env)
-    seen: collections.Counter = collections.Counter()
-
-    def count(event_name: str, response_dict: dict | None, **_: Any) -> None:
-        status = response_dict["status_code"] if response_dict else None
-        seen[(event_name.rsplit(".", 1)[-1], status)] += 1
-
-    client.meta.events.register("response-received.s3", count)
-    return client, seen
 
 
 def test_a_number_taken_at_the_last_moment_is_retried_with_the_next(
@@ -314,7 +300,7 @@ def test_the_same_probe_passes_on_moto(s3_store: S3Store) -> None:
 def test_an_unreachable_server_is_a_store_error(
     s3_env: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scripts.harness import free_port
+    from tests.support.harness import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     store = open_store("s3://nowhere/models")

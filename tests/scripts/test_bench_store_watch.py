@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scripts.harness import ROOT
+from tests.support.harness import ROOT
 
 SCRIPT = ROOT / "scripts" / "bench" / "bench_store_watch.py"
 

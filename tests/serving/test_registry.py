@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from scripts.harness import wait_until
 from service.data import datasets
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
+from tests.support.harness import wait_until
 
 
 def test_a_model_whose_versions_were_never_promoted_is_neither_served_nor_an_error(client, store):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import threading
@@ -10,10 +11,9 @@ import threading
 import numpy as np
 
 from model_store import ModelStore, StoreError
-from scripts.harness import wait_until
 from service.serving.registry import Registry
-from tests.conftest import train
-from tests.model_store.conftest import child_env
+from tests.support.harness import ROOT, wait_until
+from tests.support.training import train
 
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
@@ -151,7 +151,8 @@ release.set()
 def test_a_forked_child_looks_even_if_the_parent_was_looking(store, tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", FORKING, str(store.root)],
-        capture_output=True, text=True, timeout=60, env=child_env(), cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert "CHILD LOOKED" in out.stdout, out.stdout

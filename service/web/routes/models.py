@@ -5,11 +5,11 @@ from pydantic import ValidationError
 
 from model_store import StoreError, validate_name
 
-from ...errors import from_validation
+from ...errors import NotFound, from_validation
 from ...serving.export import exporter
 from ...training.metadata import ModelMeta
 from ..auth import admin_required
-from ..http import json_body, path_version, registry, respond, settings, store
+from ..http import default_model, json_body, path_version, registry, respond, settings, store
 from ..openapi import describe
 from ..schemas import (
     ModelCard,
@@ -46,7 +46,11 @@ def list_models():
             error=reg.errors.get(name),
         )
         out.append(summary)
-    return respond(ModelList(models=out, default_model=settings().default_model))
+    try:
+        default = default_model(settings().default_model, registry().current)
+    except NotFound:
+        default = None  # several models and no NNS_DEFAULT_MODEL: POST /predict says so
+    return respond(ModelList(models=out, default_model=default))
 
 
 def _card(name: str, v: int | None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import re
@@ -18,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from scripts.harness import Proc, free_port, wait_until
+from tests.support.harness import Proc, free_port, wait_until
 
 ACCESS_KEY = "testing-access-key"
 SECRET_KEY = "testing-secret-key"
@@ -165,6 +166,21 @@ class Relay:
                 sock.close()
                 with self._lock:
                     self._open.discard(sock)
+
+
+def counting_client(env: dict) -> tuple[Any, collections.Counter]:
+    """Return a client and a Counter of (operation, HTTP status) it fills as requests return."""
+    from model_store.s3 import make_client
+
+    client = make_client(env)
+    seen: collections.Counter = collections.Counter()
+
+    def count(event_name: str, response_dict: dict | None, **_: Any) -> None:
+        status = response_dict["status_code"] if response_dict else None
+        seen[(event_name.rsplit(".", 1)[-1], status)] += 1
+
+    client.meta.events.register("response-received.s3", count)
+    return client, seen
 
 
 def start_moto(log_dir: Path) -> S3Server:
