@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
+    max_score_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest CSV body a predict route scores (413 above); it is streamed, not "
+        "held in memory, but must be scored within NNS_TIMEOUT (about 150,000 rows a second).",
+    )
     max_batch: int = Field(10_000, ge=1, description="Most instances in one predict request.")
     max_train_rows: int = Field(100_000, ge=1, description="Most rows in one training request.")
     max_epochs: int = Field(100_000, ge=1, description="Most epochs in one training request.")

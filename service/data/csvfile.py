@@ -109,13 +109,11 @@ def read_csv_bytes(
     buffer = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
     if buffer.size >= 3 and buffer.slice(0, 3).to_pybytes() == BOM:
         buffer = buffer.slice(3)
-    sample = _sample(buffer)
+    sample = sample_of(buffer)
     delimiter = sep or detect_delimiter(sample)
-    header = _header(sample, delimiter)
+    header = header_of(sample, delimiter)
     _check_header(header, target, exclude, delimiter)
-    point = decimal or detect_decimal(sample, delimiter)
-    if point not in DECIMALS or point == delimiter:
-        raise DatasetError("the decimal mark must be '.' or ',' and differ from the delimiter")
+    point = decimal_of(sample, delimiter, decimal)
     keep = [h for h in header if h not in exclude]
     markers = sorted({m.strip().lower() for m in na})
     try:
@@ -139,7 +137,15 @@ def read_csv_bytes(
     return _dataset(columns, target, source, lambda: _blank_rows(buffer, delimiter, header))
 
 
-def _sample(buffer: pa.Buffer) -> str:
+def decimal_of(sample: str, delimiter: str, decimal: str | None) -> str:
+    """Return the decimal mark asked for, or the one the sample's numbers use."""
+    point = decimal or detect_decimal(sample, delimiter)
+    if point not in DECIMALS or point == delimiter:
+        raise DatasetError("the decimal mark must be '.' or ',' and differ from the delimiter")
+    return point
+
+
+def sample_of(buffer: pa.Buffer) -> str:
     """Return the first bytes as text (a character cut at the end is left out)."""
     head = buffer.slice(0, min(buffer.size, SAMPLE_BYTES)).to_pybytes()
     try:
@@ -150,7 +156,8 @@ def _sample(buffer: pa.Buffer) -> str:
         return head[: exc.start].decode("utf-8")
 
 
-def _header(sample: str, delimiter: str) -> list[str]:
+def header_of(sample: str, delimiter: str) -> list[str]:
+    """Return the column names of the header row (the sample's first record)."""
     header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
     if not header or not any(h.strip() for h in header):
         raise DatasetError("the CSV is empty: a header row is required")

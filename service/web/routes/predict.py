@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 from werkzeug.exceptions import HTTPException
 
 from model_store import parse_version
@@ -21,10 +21,14 @@ from ..jsonio import json_response
 from ..metrics import PREDICTIONS
 from ..openapi import PREDICT_ANY, PREDICT_DEFAULT, describe
 from ..schemas import PredictResponse
+from ..scoring import CSV_FILE, CSV_PARAMS, score_csv
 
 bp = Blueprint("predict", __name__)
 OK = {200: ("Prediction(s) and the version that computed them.", PredictResponse)}
 ERRORS = (400, 404, 413, 415, 422, 503)
+# A text/csv body is a whole file, scored and answered as CSV (Accept: text/csv) or JSON.
+CSV_IN = {"content": {"text/csv": CSV_FILE}, "ok_content": {"text/csv": CSV_FILE}}
+CSV_IN |= {"params": CSV_PARAMS}
 
 
 def answer(predictor: Predictor, X, single: bool) -> dict:
@@ -37,25 +41,27 @@ def answer(predictor: Predictor, X, single: bool) -> dict:
 
 
 def _predict(name: str, v: int | None):
+    if request.mimetype == "text/csv":  # a whole file: service/web/scoring.py
+        return score_csv(registry().get(name, v))
     body = json_body()
     predictor = registry().get(name, v)
     return json_response(answer(predictor, *predictor.parse(body)))
 
 
 @bp.post("/predict")
-@describe("Predict with the default model", OK, ERRORS, body=PREDICT_DEFAULT)
+@describe("Predict with the default model", OK, ERRORS, body=PREDICT_DEFAULT, **CSV_IN)
 def predict_default():
     return _predict(settings().default_model, None)
 
 
 @bp.post("/models/<name>/predict")
-@describe("Predict with a model's current version", OK, ERRORS, body=PREDICT_ANY)
+@describe("Predict with a model's current version", OK, ERRORS, body=PREDICT_ANY, **CSV_IN)
 def predict_current(name: str):
     return _predict(name, None)
 
 
 @bp.post("/models/<name>/versions/<version>/predict")
-@describe("Predict with a pinned version", OK, ERRORS, body=PREDICT_ANY)
+@describe("Predict with a pinned version", OK, ERRORS, body=PREDICT_ANY, **CSV_IN)
 def predict_version(name: str, version: str):
     return _predict(name, path_version(version))
 
