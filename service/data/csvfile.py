@@ -25,6 +25,18 @@ from .dataset import Dataset, DatasetError, missing, problems_error
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DECIMALS = {".": "point", ",": "comma"}
+# What a flag, a query or a form may say: the character or its name.
+BY_NAME = {
+    "sep": {name: char for char, name in DELIMITER_NAMES.items()},
+    "decimal": {name: char for char, name in DECIMALS.items()},
+}
+
+
+def named(option: str, value: str | None) -> str | None:
+    """Return the delimiter ("sep") or decimal mark ("decimal") a value names, or the value."""
+    return BY_NAME[option].get(value, value) if isinstance(value, str) else value
+
+
 MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?", "#N/A", "-")
 SAMPLE_LINES = 50  # lines read to detect the delimiter and the decimal mark
 SAMPLE_BYTES = 1 << 16

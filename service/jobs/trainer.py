@@ -34,6 +34,7 @@ from .state import Conflict, StoredJob
 log = logging.getLogger("service.jobs.trainer")
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes and cancel checks (epochs can be µs)
+TRAIL_POINTS = 128  # [epoch, loss] pairs a running job's record keeps for its curve
 IDLE_WAIT = 0.5  # longest wait between looks at an empty SQLite queue, in seconds
 STOP_PATIENCE = 20.0  # seconds a stopping trainer keeps trying to record a job's end
 
@@ -56,6 +57,8 @@ class Run:
         self.deadline = time.monotonic() + budget
         self.next_sync = 0.0
         self.latest: dict | None = None  # progress not written yet
+        self.trail: list[tuple[int, float]] = []  # one point every `trail_step` writes
+        self.trail_step, self.writes = 1, 0
         self.cancel = False
         self.lost: str | None = None  # why the job is not ours any more
         self.lock = threading.Lock()  # one write at a time: the heartbeat thread shares the run
@@ -84,13 +87,26 @@ class Run:
             raise Stop("queued", "the trainer shut down")
         with self.lock:
             self.latest = {"epoch": epoch, "epochs": epochs, "loss": float(loss)}
+            self.latest["trail"] = self.trail
             if t >= self.next_sync:
                 self.next_sync = t + PROGRESS_EVERY
+                self._note(epoch, float(loss))
                 self._beat()
             if self.lost:
                 raise Stop("lost", self.lost)
             if self.cancel:
                 raise Stop("cancelled", f"cancelled {where}")
+
+    def _note(self, epoch: int, loss: float) -> None:
+        """Add a point to the trail; past TRAIL_POINTS keep every other one and note half as
+        often, so the points stay evenly spaced in time."""
+        self.writes += 1
+        if self.writes % self.trail_step:
+            return
+        self.trail.append((epoch, loss))
+        if len(self.trail) > TRAIL_POINTS:
+            self.trail[:] = self.trail[::2]
+            self.trail_step *= 2
 
     def heartbeat(self) -> None:
         """Beat every NNS_JOB_HEARTBEAT seconds, even while one epoch takes long."""

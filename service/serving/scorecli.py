@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from model_store import StoreError, open_store
 
-from ..data.csvfile import DECIMALS, DELIMITER_NAMES
+from ..data.csvfile import BY_NAME, named
 from ..errors import ServiceError
 from ..settings import get_settings
 from .filescore import score_file
@@ -62,10 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="the CSV to write (default: stdout)")
     p.add_argument("--store", help="model store: a directory or s3://bucket/prefix "
                    "(default: NNS_MODEL_STORE or data/models)")  # fmt: skip
-    p.add_argument("--sep", choices=[*DELIMITER_NAMES, *DELIMITER_NAMES.values()],
-                   help="the delimiter (default: detected)")  # fmt: skip
-    p.add_argument("--decimal", choices=[*DECIMALS, *DECIMALS.values()],
-                   help="the decimal mark (default: detected)")  # fmt: skip
+    for option, what in (("sep", "delimiter"), ("decimal", "decimal mark")):
+        names = BY_NAME[option]
+        p.add_argument(f"--{option}", choices=[*names, *names.values()],
+                       help=f"the {what}, by name or character (default: detected)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="write the answers as JSON, not CSV")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction,
                    help="draw a progress bar on stderr (default: on a terminal)")  # fmt: skip
@@ -77,12 +77,6 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _char(value: str | None, names: dict[str, str]) -> str | None:
-    """Return a delimiter or decimal mark given by character or by name."""
-    by_name = {name: char for char, name in names.items()}
-    return by_name.get(value, value) if value else None
-
-
 def _score(args, predictor: Predictor, out: BinaryIO) -> int:
     total = args.data.stat().st_size
     show = args.progress if args.progress is not None else sys.stderr.isatty()
@@ -90,7 +84,7 @@ def _score(args, predictor: Predictor, out: BinaryIO) -> int:
     with open(args.data, "rb") as data:
         rows = score_file(
             predictor, data.read, out, as_csv=not args.json, progress=bar,
-            sep=_char(args.sep, DELIMITER_NAMES), decimal=_char(args.decimal, DECIMALS),
+            sep=named("sep", args.sep), decimal=named("decimal", args.decimal),
         )  # fmt: skip
     if bar is not None:
         bar(total, rows, final=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from flask import Response, request
 from werkzeug.wsgi import FileWrapper
 
-from ..data.csvfile import DECIMALS, DELIMITER_NAMES
+from ..data.csvfile import BY_NAME, named
 from ..errors import invalid, problem
 from ..serving.filescore import score_file
 from ..serving.predictor import Predictor
@@ -25,10 +25,7 @@ from .metrics import PREDICTIONS
 SPOOL_BYTES = 4 << 20  # answers up to this size stay in memory
 SEND_BYTES = 1 << 16
 CSV = "text/csv"
-DIALECT = {
-    "sep": {name: char for char, name in DELIMITER_NAMES.items()},
-    "decimal": {name: char for char, name in DECIMALS.items()},
-}
+DIALECT = BY_NAME
 CSV_PARAMS = tuple(
     {
         "name": name,
@@ -61,10 +58,8 @@ def _dialect(name: str) -> str | None:
     if value is None:
         return None
     names = DIALECT[name]
-    if value in names.values():
-        return value
-    if value in names:
-        return names[value]
+    if named(name, value) in names.values():
+        return named(name, value)
     choices = ", ".join(sorted(names))
     raise invalid([problem(["query", name], f"{name} must be one of {choices} (or the character)")])
 
