@@ -133,7 +133,7 @@ def _request() -> TrainRequest:
     return _from_json(json_body())
 
 
-def _job_id(text: str) -> str:
+def valid_job_id(text: str) -> str:
     if not JOB_ID.match(text):  # checked before any lookup; the message does not echo it
         raise NotFound("job not found")
     return text
@@ -233,7 +233,7 @@ def columns_only(text: str, sep: str | None) -> TrainPreview:
 @bp.get("/train/jobs/<job_id>")
 @describe("Read a training job's state", {200: ("The job.", JobStatus)}, (404, 503), tag="training")
 def job_status(job_id: str):
-    return respond(_found(available(queue().get, _job_id(job_id))))
+    return respond(_found(available(queue().get, valid_job_id(job_id))))
 
 
 @bp.delete("/train/jobs/<job_id>")
@@ -249,7 +249,7 @@ def job_status(job_id: str):
 )
 def cancel_job(job_id: str):
     try:
-        job = _found(available(queue().cancel, _job_id(job_id)))
+        job = _found(available(queue().cancel, valid_job_id(job_id)))
     except JobFinished as exc:
         raise Conflict(str(exc)) from None
     return respond(job, 200 if job.status == "cancelled" else 202)
