@@ -35,7 +35,7 @@ class JobProgress(BaseModel):
     loss: float | None = Field(None, description="Training loss at the last epoch done.")
     trail: list[tuple[int, float]] = Field(
         [],
-        description="[epoch, loss] pairs so far, evenly thinned to at most 128 (the dashboard's "
+        description="[epoch, loss] pairs so far, evenly spaced, at most 128 (the dashboard's "
         "growing curve; with cross-validation each fold's fit and then the final one, in turn).",
     )
 

@@ -57,8 +57,8 @@ class Run:
         self.deadline = time.monotonic() + budget
         self.next_sync = 0.0
         self.latest: dict | None = None  # progress not written yet
-        self.trail: list[tuple[int, float]] = []  # one point every `trail_step` writes
-        self.trail_step, self.writes = 1, 0
+        self.trail: list[tuple[int, float]] = []  # one point every `trail_step` epochs
+        self.trail_step = 1
         self.cancel = False
         self.lost: str | None = None  # why the job is not ours any more
         self.lock = threading.Lock()  # one write at a time: the heartbeat thread shares the run
@@ -88,9 +88,9 @@ class Run:
         with self.lock:
             self.latest = {"epoch": epoch, "epochs": epochs, "loss": float(loss)}
             self.latest["trail"] = self.trail
+            self._note(epoch, float(loss))
             if t >= self.next_sync:
                 self.next_sync = t + PROGRESS_EVERY
-                self._note(epoch, float(loss))
                 self._beat()
             if self.lost:
                 raise Stop("lost", self.lost)
@@ -98,10 +98,9 @@ class Run:
                 raise Stop("cancelled", f"cancelled {where}")
 
     def _note(self, epoch: int, loss: float) -> None:
-        """Add a point to the trail; past TRAIL_POINTS keep every other one and note half as
-        often, so the points stay evenly spaced in time."""
-        self.writes += 1
-        if self.writes % self.trail_step:
+        """Add the epoch to the trail every `trail_step` epochs; past TRAIL_POINTS keep every
+        other point and note half as often, so the points stay evenly spaced."""
+        if epoch % self.trail_step:
             return
         self.trail.append((epoch, loss))
         if len(self.trail) > TRAIL_POINTS:

@@ -57,7 +57,7 @@ def _nice(low: float, high: float, count: int = 4) -> list[float]:
 def loss_chart(series: dict[str, tuple[list[float], list[float]]]) -> Chart:
     """Return the chart of named (epochs, losses) series; series without a point are left out."""
     data = {name: _finite(xs, ys) for name, (xs, ys) in series.items()}
-    data = {name: xy for name, xy in data.items() if xy[0]}
+    data = {name: xy for name, xy in data.items() if len(xy[0]) >= 2}  # a line needs two points
     if not data:
         return Chart([], [], [], False)
     ys = [y for _, (_, v) in data.items() for y in v]

@@ -240,6 +240,14 @@
       box.append(label);
     });
     $("#train-exclude").hidden = false;
+    hideTarget(form);
+  }
+  function hideTarget(form) {
+    for (const box of form.querySelectorAll("#train-exclude input")) {
+      const isTarget = box.value === form.elements.target.value;
+      box.closest("label").hidden = isTarget;
+      if (isTarget) box.checked = false;
+    }
   }
   function showPreview(preview) {
     const section = $("#train-preview");
@@ -296,6 +304,7 @@
     for (const name of ["target", "sep", "model"]) {
       form.elements[name].addEventListener("change", () => {
         if (name === "sep") form.elements.target.disabled = true;
+        if (name === "target") hideTarget(form);
         checkTraining(form);
       });
     }

@@ -1,0 +1,141 @@
+"""A real browser on the dashboard: Debian's chromium driven by Playwright, against real gunicorn
+and a real trainer on 127.0.0.1.
+
+`browser_page` records what the tests assert on: console errors, uncaught page errors, dialogs,
+and every request the page makes (any not to the server's own origin is aborted and kept).
+Screenshots go to the test run's folder (`shots`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from scripts.harness import Gunicorn, start_trainer, train_cli
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Chromium without its own network chatter (updates, safe browsing, sync, QUIC probes).
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+TOKEN = "browser-token-0123456789"
+ENV = {
+    "NNS_ADMIN_TOKEN": TOKEN,
+    "NNS_RELOAD_INTERVAL": "0.2",
+    "NNS_MAX_EPOCHS": "2000",
+    "NNS_JOB_HEARTBEAT": "0.5",
+}
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+# Chromium logs a console error for every fetch answered 4xx; the tests that provoke one say so.
+RESOURCE = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
+
+
+@dataclass
+class Seen:
+    """What the page did: the tests' evidence."""
+
+    base: str
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def unexpected_console(self, allowed: set[int] = frozenset()) -> list[str]:
+        """Return console errors other than resource failures with an allowed status."""
+        return [
+            m for m in self.console
+            if not ((found := RESOURCE.search(m)) and int(found.group(1)) in allowed)
+        ]  # fmt: skip
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory):
+    """gunicorn (2 workers) and a trainer on one data directory, the default model trained."""
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is missing: run scripts/install_system_deps.sh")
+    data = tmp_path_factory.mktemp("dashboard")
+    train_cli(data / "models", "--epochs", "300")
+    api = Gunicorn(data, data / "gunicorn.log", workers=2, **ENV)
+    trainer = start_trainer(data, data / "trainer.log", **ENV)
+    try:
+        api.wait_ready()
+        yield api
+    finally:
+        trainer.stop()
+        api.stop()
+        assert "Traceback" not in trainer.output(), trainer.output()[-3000:]
+
+
+@pytest.fixture(scope="package")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser_page(chromium, stack, tmp_path):
+    """A fresh browser context (its own storage) and page, recorded in `page.seen`."""
+    context = chromium.new_context(viewport=DESKTOP, accept_downloads=True, base_url=stack.url)
+    seen = Seen(stack.url)
+
+    def route(route):
+        url = route.request.url
+        if url.startswith(stack.url + "/"):
+            route.continue_()
+        else:
+            seen.blocked.append(url)
+            route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and seen.console.append(m.text))
+    page.on("pageerror", lambda e: seen.errors.append(str(e)))
+    page.on("request", lambda r: seen.requests.append(r.url))
+
+    def dialog(d):
+        seen.dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dialog)
+    page.seen = seen
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def shoot(page, shots: Path, name: str) -> None:
+    """Save the page at desktop and at phone width."""
+    page.set_viewport_size(DESKTOP)
+    page.screenshot(path=str(shots / f"{name}-desktop.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(shots / f"{name}-phone.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{name} is {width} px wide at phone width"
+    page.set_viewport_size(DESKTOP)
+
+
+def give_token(page, token: str = TOKEN) -> None:
+    """Answer the dashboard's token dialog."""
+    page.locator("#token-dialog").wait_for(state="visible")
+    page.fill("#token-input", token)
+    page.click("#token-dialog button[value=ok]")
