@@ -170,7 +170,10 @@ def sample_of(buffer: pa.Buffer) -> str:
 
 def header_of(sample: str, delimiter: str) -> list[str]:
     """Return the column names of the header row (the sample's first record)."""
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
+    try:
+        header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
+    except csv.Error:  # e.g. a carriage return inside an unquoted name
+        raise DatasetError("the CSV's header row cannot be read: check its quotes") from None
     if not header or not any(h.strip() for h in header):
         raise DatasetError("the CSV is empty: a header row is required")
     # An unnamed column (R's row names, a spreadsheet's index) is named by its position.

@@ -19,12 +19,15 @@ def _records(text: str, delimiter: str, width: int, header: bool = True):
     """Yield (line, cells or None for a row of the wrong width, its cell count) per data row
     as the fast reader counts them: empty lines and lines of spaces left out."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    if header:
-        next(reader, None)
-    for row in reader:
-        if not row or (len(row) != width and not any(c.strip() for c in row)):
-            continue
-        yield reader.line_num, row if len(row) == width else None, len(row)
+    try:
+        if header:
+            next(reader, None)
+        for row in reader:
+            if not row or (len(row) != width and not any(c.strip() for c in row)):
+                continue
+            yield reader.line_num, row if len(row) == width else None, len(row)
+    except csv.Error:  # a stray carriage return: the rows before it are located, not the rest
+        return
 
 
 def blank_rows(text: str, delimiter: str, width: int) -> np.ndarray:

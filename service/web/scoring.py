@@ -102,9 +102,14 @@ def body_reader(environ: dict, limit: int) -> Callable[[int], bytes]:
     return read
 
 
+def dialect() -> tuple[str | None, str | None]:
+    """Return the delimiter and decimal mark the query names (None: detected); 422 if wrong."""
+    return _dialect("sep"), _dialect("decimal")
+
+
 def score_csv(predictor: Predictor) -> Response:
     """Score a text/csv body; answer CSV when the client accepts it, else the batch JSON."""
-    sep, decimal = _dialect("sep"), _dialect("decimal")
+    sep, decimal = dialect()
     read = body_reader(request.environ, settings().max_score_bytes)
     as_csv = wants_csv()
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the response closes it

@@ -86,7 +86,7 @@ def test_train_watch_promote_roll_back_predict_and_score(browser_page, stack, sh
     page.click("#train-submit")
     page.wait_for_url("**/ui/jobs/*")
     growing = """n => document.querySelector('[data-job-status="running"]')
-        && (document.querySelector('#job polyline')?.getAttribute('points').split(' ').length >= n)"""
+        && document.querySelector('#job polyline')?.getAttribute('points').split(' ').length >= n"""
     page.wait_for_function(growing, arg=3, timeout=30_000)
     seen_points = page.evaluate("document.querySelector('#job polyline').getAttribute('points')")
     page.wait_for_function(growing, arg=len(seen_points.split()) + 1, timeout=30_000)

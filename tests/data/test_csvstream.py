@@ -70,6 +70,7 @@ def test_rows_of_the_wrong_width_are_flagged_and_located():
         (b"a,a\n1,2\n", "repeats a column name: a"),
         (b"a,b\n1,2\n\xff,3\n", "not UTF-8"),
         (b"\xff\xfea,b\n", "not UTF-8"),
+        ("ÇÛ\r[z,b\n1,2\n".encode(), "header row cannot be read"),  # found by the fuzzer
     ],
 )
 def test_unreadable_files_say_why(data, message):

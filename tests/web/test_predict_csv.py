@@ -53,6 +53,9 @@ def test_a_pinned_version_and_a_forced_dialect(client):
     assert resp.status_code == 422 and "lacks the model's features" in resp.json["error"]
     resp = client.post("/predict?decimal=x", data=ROWS, headers=CSV_IN)
     assert resp.status_code == 422 and resp.json["details"][0]["loc"] == ["query", "decimal"]
+    one = {"smoking": 0, "obesity": 1, "exercise": 0}  # the query is checked with JSON too
+    assert client.post("/predict?sep=AAA", json=one).status_code == 422
+    assert client.post("/predict?sep=tab", json=one).status_code == 200
 
 
 def test_a_csv_larger_than_the_json_limit_streams_up_to_its_own(client, settings_dict):

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from model_store import VersionNotFound
 
-from ...data.csvfile import named
 from ...data.csvstream import CsvPieces
 from ...data.dataset import DatasetError
 from ...errors import (
@@ -214,20 +213,25 @@ def list_jobs():
 )
 def preview():
     if request.mimetype == "text/csv" and "target" not in request.args:
-        return respond(columns_only(_csv_text(), request.args.get("sep")))
+        return respond(columns_only(_csv_text()))
     req = _request()
     prepared = _checked(req)
     return respond(TrainPreview.of(req.model, prepared, current_version(req.model)))
 
 
-def columns_only(text: str, sep: str | None) -> TrainPreview:
-    """Return a CSV's columns as training reads them, before a target is chosen."""
+def columns_only(text: str) -> TrainPreview:
+    """Return a CSV's columns as training reads them, before a target is chosen; the rest of
+    the query is checked as POST /train checks it."""
+    try:  # any name stands for the target until one is chosen
+        req = from_flat({**request.args.to_dict(), "target": "?"}, _limits(), csv=text)
+    except ValidationError as exc:
+        raise _invalid_spec(exc, flat=True) from None
     try:
         head = io.BytesIO(text.encode()).read
-        layout = CsvPieces(head, sep=named("sep", sep), piece_bytes=1 << 16).layout
+        layout = CsvPieces(head, sep=req.sep, piece_bytes=1 << 16).layout
     except DatasetError as exc:
         raise invalid([problem(["body"], str(exc))]) from None
-    return TrainPreview(model=request.args.get("model", ""), columns=layout.header)
+    return TrainPreview(model=req.model, columns=layout.header)
 
 
 @bp.get("/train/jobs/<job_id>")

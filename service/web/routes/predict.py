@@ -21,7 +21,7 @@ from ..jsonio import json_response
 from ..metrics import PREDICTIONS
 from ..openapi import PREDICT_ANY, PREDICT_DEFAULT, describe
 from ..schemas import PredictResponse
-from ..scoring import CSV_FILE, CSV_PARAMS, score_csv
+from ..scoring import CSV_FILE, CSV_PARAMS, dialect, score_csv
 
 bp = Blueprint("predict", __name__)
 OK = {200: ("Prediction(s) and the version that computed them.", PredictResponse)}
@@ -43,6 +43,7 @@ def answer(predictor: Predictor, X, single: bool) -> dict:
 def _predict(name: str, v: int | None):
     if request.mimetype == "text/csv":  # a whole file: service/web/scoring.py
         return score_csv(registry().get(name, v))
+    dialect()  # documented for CSV bodies: refused when wrong, whatever the body
     body = json_body()
     predictor = registry().get(name, v)
     return json_response(answer(predictor, *predictor.parse(body)))
@@ -89,8 +90,8 @@ class FastPredict:
         """Return (the matched rule, the JSON answer), or None: Flask answers this request."""
         if environ.get("REQUEST_METHOD") != "POST":
             return None
-        if environ.get("CONTENT_TYPE") != "application/json":
-            return None
+        if environ.get("CONTENT_TYPE") != "application/json" or environ.get("QUERY_STRING"):
+            return None  # a query (sep, decimal) is checked by the Flask route
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or int(length) > self.limit:
             return None  # chunked, missing or over the limit: Flask's body checks

@@ -14,7 +14,7 @@ import mimetypes
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Blueprint, Response, redirect, render_template, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from model_store import StoreError, validate_name
 
@@ -22,7 +22,7 @@ from ...errors import NotFound, ServiceError, Unavailable
 from ...jobs.state import TERMINAL
 from ...training.spec import Hyperparameters
 from .. import charts
-from ..errors import from_store
+from ..errors import error_response, from_store
 from ..http import path_version, registry, settings, store
 from ..openapi import describe
 from ..schemas import JobStatus
@@ -38,7 +38,8 @@ CSP = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE = {200: ("An HTML page.", {"type": "string"})}
-NOT_FOUND_PAGE = {404: "Unknown model, version or job (an HTML page)."}
+NOT_FOUND_PAGE = {404: "Unknown model, version or job (an HTML page when HTML is accepted)."}
+ASSETS = {kind: {"schema": {"type": "string"}} for kind in ("text/css", "image/svg+xml")}
 
 
 @bp.app_template_filter("when")
@@ -63,6 +64,9 @@ def _headers(resp: Response) -> Response:
 
 @bp.errorhandler(ServiceError)
 def _error(err: ServiceError):
+    """A page for a browser (it asks for HTML); the API's error body for any other client."""
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) != "text/html":
+        return error_response(err)
     return render_template("error.html", status=err.status, message=err.message), err.status
 
 
@@ -175,10 +179,9 @@ def train_page():
 
 @bp.get("/ui/static/<asset>")
 @describe("A dashboard file (script, style, icon)", {200: ("The file.", {"type": "string"})},
-          (404,), media="application/octet-stream")  # fmt: skip
+          (404,), media="text/javascript", ok_content=ASSETS)  # fmt: skip
 def asset(asset: str):
     if asset not in STATIC:
         raise NotFound("no such file")
     kind = mimetypes.guess_type(asset)[0] or "application/octet-stream"
-    headers = {"Cache-Control": "public, max-age=300"}
-    return Response(STATIC[asset], mimetype=kind, headers=headers)
+    return Response(STATIC[asset], mimetype=kind)  # no-store, as every answer: a few kB

@@ -274,13 +274,13 @@
     clear($("#messages"));
     const file = $("#train-file").files[0];
     if (!file) return;
+    if (!form.elements.model.value.trim()) { form.elements.model.focus(); form.reportValidity(); return; }
     if (form.elements.target.disabled) {
       const columns = await sendCsv(form.dataset.previewUrl, form, false);
       if (!columns) return;
       if (!columns.ok) { showProblem(columns.body, columns.status); return; }
       fillColumns(form, columns.body.columns);
     }
-    if (!form.elements.model.value.trim()) { form.elements.model.focus(); form.reportValidity(); return; }
     const done = await sendCsv(form.dataset.previewUrl, form, true);
     if (!done) return;
     if (!done.ok) { showProblem(done.body, done.status); return; }
