@@ -21,6 +21,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     NNS_DATA_DIR=/data \
+    NNS_DEFAULT_MODEL=diabetes \
     NNS_BIND=0.0.0.0:8000 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/nns-metrics \
     XDG_RUNTIME_DIR=/tmp

@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[redis]'
 	touch $@
 
-# The tests also use scikit-learn (the bench extra): tests/process/test_real_data.py.
+# The tests also use scikit-learn (the bench extra): tests/process/test_real_data.py runs
+# scripts/bench/real_data.py.
 $(VENV)/.dev-installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
@@ -23,9 +24,12 @@ $(VENV)/.dev-installed: pyproject.toml Makefile | $(BIN)/python
 serve: $(VENV)/.installed
 	$(BIN)/python scripts/serve.py
 
+# pytest-xdist: one worker per core (at most 4), each test module on one worker, so a module's
+# servers start once. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev-installed
 	bash scripts/install_system_deps.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -35,11 +39,11 @@ ci:
 
 bench-train: $(VENV)/.dev-installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]' torch==2.13.0
-	$(BIN)/python scripts/bench_train.py
+	$(BIN)/python scripts/bench/bench_train.py
 
 bench-serve: $(VENV)/.dev-installed
 	bash scripts/install_system_deps.sh
-	$(BIN)/python scripts/bench_serve.py
+	$(BIN)/python scripts/bench/bench_serve.py
 
 # pandas is the yardstick only: it is no dependency of the product (it pickles).
 bench-ingest: $(VENV)/.dev-installed

@@ -59,6 +59,7 @@ def fail(message: str) -> int:
 
 
 def main() -> int:
+    os.environ.setdefault("NNS_DEFAULT_MODEL", "diabetes")  # the product's demo model
     settings = get_settings()
     problem = bind_error(settings.bind)
     if problem:

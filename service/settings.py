@@ -23,7 +23,12 @@ class Settings(BaseSettings):
         description="Model store: a directory or s3://bucket/prefix (AWS_* variables give the "
         "endpoint and credentials); defaults to <data_dir>/models.",
     )
-    default_model: str = Field("diabetes", description="Model served by POST /predict.")
+    default_model: str | None = Field(
+        None,
+        description="Model served by POST /predict, trained from its built-in data first when "
+        "it is one (diabetes, xor, moons) and missing; unset: the store's only model. make "
+        "serve and the image set diabetes.",
+    )
     admin_token: SecretStr | None = Field(
         None,
         description="Bearer token for /train and PUT /models/{name}/current; unset disables them.",
@@ -44,6 +49,11 @@ class Settings(BaseSettings):
         "held in memory, but must be scored within NNS_TIMEOUT (about 150,000 rows a second).",
     )
     max_batch: int = Field(10_000, ge=1, description="Most instances in one predict request.")
+    strict_categories: bool = Field(
+        False,
+        description="Refuse (422) a binary or categorical value never seen in training, instead "
+        "of scoring it at the training average with a warning; ?strict= overrides per request.",
+    )
     max_train_rows: int = Field(100_000, ge=1, description="Most rows in one training request.")
     max_epochs: int = Field(100_000, ge=1, description="Most epochs in one training request.")
     max_layer_width: int = Field(

@@ -7,21 +7,9 @@ import shutil
 import pytest
 
 from model_store import ModelStore
-from service.training.pipeline import run
-from service.training.request import TrainRequest
 from service.web.app import create_app
-
-TOKEN = "test-token-0123456789"
-
-
-def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", **params):
-    """Train a small model quickly and publish it; return the TrainResult."""
-    params.setdefault("epochs", 300)
-    samples = 200 if dataset == "moons" else None  # the dataset's recipe for the rest
-    request = TrainRequest(
-        model=name, dataset=dataset, samples=samples, hyperparameters=params, promote="always"
-    )
-    return run(request, store)
+from tests.support.api import AUTH, TOKEN
+from tests.support.training import train
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +34,7 @@ def settings_dict(tmp_path, store) -> dict:
         "data_dir": tmp_path,
         "model_store": store.root,
         "admin_token": TOKEN,
+        "default_model": "diabetes",  # as make serve and the image set it
         "max_batch": 50,
         "max_body_bytes": 64 * 1024,
         "reload_interval": 0.05,
@@ -64,4 +53,4 @@ def client(app):
 
 @pytest.fixture
 def auth() -> dict:
-    return {"Authorization": f"Bearer {TOKEN}"}
+    return dict(AUTH)

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from scripts.harness import Gunicorn, rss_kib  # noqa: E402
+from tests.support.harness import Gunicorn, rss_kib, train_cli  # noqa: E402
 
 COLOURS, SIZES = ["red", "green", "blue"], ["S", "M", "L", "XL"]
 HEADER = "a,b,c,d,e,f,colour,size,day,y\n"
@@ -90,7 +90,6 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     args = p.parse_args(argv)
-    from scripts.harness import train_cli
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -109,7 +108,7 @@ def main(argv=None) -> int:
             for rows in args.rows:
                 path = write(data / f"score-{rows}.csv", rows, seed=2)
                 before = rss_kib(worker) or 0
-                (status, size, seconds), peak = peak_while(worker, lambda: post(api.url, path))
+                (status, size, seconds), peak = peak_while(worker, lambda p=path: post(api.url, p))
                 assert status == 200, status
                 mib = 1 << 20
                 print(f"| {rows:,} | {path.stat().st_size / mib:.1f} | {size / mib:.1f} | "

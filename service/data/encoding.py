@@ -32,20 +32,34 @@ def check_numbers(spec: FeatureSpec, values: np.ndarray) -> tuple[np.ndarray | N
     return None, ""
 
 
-def encode_column(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """Write one feature's encoding into out: (n, width); return (bad rows, message)."""
+def encode_column(
+    spec: FeatureSpec, column, out: np.ndarray, strict: bool = True
+) -> tuple[np.ndarray | None, str, np.ndarray | None]:
+    """Write one feature's encoding into out: (n, width); return (bad rows, message, unknown).
+
+    Unknown rows hold a value of a binary or categorical feature never seen in training (not a
+    missing one): with `strict` they are bad rows; otherwise their cells are written as NaN,
+    for the caller to score them at the training average, and returned.
+    """
     if spec.type == "date":
-        return _encode_dates(spec, column, out)
+        return (*_encode_dates(spec, column, out), None)
     if spec.takes_numbers:
         try:
             values, missing = numbers_of(column, spec)
         except NotNumbers as exc:
             null = " or null" if spec.nullable else ""
-            return np.array(exc.rows), NOT_A_NUMBER + null
+            return np.array(exc.rows), NOT_A_NUMBER + null, None
         if missing is not None:
             values[missing] = spec.impute if spec.impute is not None else 0.0
         out[:, 0] = values
-        return check_numbers(spec, values)
+        return (*check_numbers(spec, values), None)
+    return _encode_values(spec, column, out, strict)
+
+
+def _encode_values(
+    spec: FeatureSpec, column, out: np.ndarray, strict: bool
+) -> tuple[np.ndarray | None, str, np.ndarray | None]:
+    """Encode a binary or categorical feature's values (0/1, or one-hot)."""
     allowed = list(spec.values or [])
     index = {_key(v): i for i, v in enumerate(allowed)}
     if spec.nullable:
@@ -60,10 +74,25 @@ def encode_column(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarra
         out[:, 0] = codes
     else:
         out[...] = codes[:, None] == np.arange(out.shape[1])  # one-hot; a bad code: all zeros
-    if bad.size:
-        null = " or null" if spec.nullable else ""
-        return bad, f"accepts only one of {listing(allowed)}{null}"
-    return None, ""
+    if not bad.size:
+        return None, "", None
+    null = " or null" if spec.nullable else ""
+    message = f"accepts only one of {listing(allowed)}{null}"
+    if strict:
+        return bad, message, None
+    gaps = _missing(column, bad)  # a missing value the feature does not take is still bad
+    unknown = bad[~gaps]
+    out[unknown] = np.nan
+    return (bad[gaps] if gaps.any() else None), message, (unknown if unknown.size else None)
+
+
+def _missing(column, rows: np.ndarray) -> np.ndarray:
+    """Return, for each of `rows`, whether the column's value there is missing."""
+    if isinstance(column, Categorical):
+        return column.codes[rows] < 0
+    if isinstance(column, np.ndarray) and column.dtype.kind == "f":
+        return np.isnan(column[rows])
+    return np.array([column[i] is None for i in rows], dtype=bool)
 
 
 def _encode_dates(spec: FeatureSpec, column, out: np.ndarray) -> tuple[np.ndarray | None, str]:

@@ -32,7 +32,7 @@ from .encoding import (
 )
 from .featurespec import FeatureSpec, Kind, Label
 
-__all__ = ["FeatureError", "FeatureSet", "FeatureSpec", "Kind", "Label", "Problem"]
+__all__ = ["FeatureError", "FeatureSet", "FeatureSpec", "Kind", "Label", "Problem", "Unknown"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ class Problem:
     column: int
     rows: list[int]
     msg: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Values of one feature never seen in training: scored at the training average."""
+
+    feature: str
+    rows: list[int]
+    values: list
 
 
 class FeatureError(ValueError):
@@ -71,9 +80,12 @@ class FeatureSet:
 
     # -- JSON rows ------------------------------------------------------------------------
 
-    def row_type(self, title: str) -> type:
-        """Return the TypedDict that validates and documents one JSON row (extra keys refused)."""
-        fields = {s.name: s.json_type() for s in self.specs}
+    def row_type(self, title: str, strict: bool = True) -> type:
+        """Return the TypedDict that validates and documents one JSON row (extra keys refused).
+
+        Not `strict`, binary and categorical features take values never seen in training.
+        """
+        fields = {s.name: s.json_type(strict) for s in self.specs}
         row = TypedDict(f"{title}Row", fields)  # type: ignore[misc]  # names come from data
         example = {s.name: s.example() for s in self.specs}  # shown by /docs
         row.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
@@ -81,12 +93,12 @@ class FeatureSet:
         )
         return row
 
-    def request_adapter(self, title: str, max_batch: int) -> TypeAdapter:
+    def request_adapter(self, title: str, max_batch: int, strict: bool = True) -> TypeAdapter:
         """Return the validator of a predict body: one row, or {"instances": [rows]}.
 
         Rows come out as dicts in feature order; error locations start with "row" or "batch".
         """
-        row = self.row_type(title)
+        row = self.row_type(title, strict)
         rows = Annotated[list[row], Field(min_length=1, max_length=max_batch)]  # type: ignore[valid-type]
         batch = TypedDict(f"{title}Batch", {"instances": rows})  # type: ignore[misc]  # noqa: UP013
         batch.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
@@ -96,15 +108,15 @@ class FeatureSet:
         ]
         return TypeAdapter(body)
 
-    def encode_rows(self, rows: list[dict]) -> np.ndarray:
-        """Return X: (n, width) from rows already validated by `request_adapter`, in order."""
+    def encode_rows(self, rows: list[dict]) -> tuple[np.ndarray, list[Unknown]]:
+        """Return (X: (n, width), unknowns) from rows validated by `request_adapter`, in order."""
         if self.numeric:
             # Validated rows are dicts in feature order, so their values, chained, are the
             # matrix; fromiter reads them in one pass (np.array on tuples costs twice as much).
             values = chain.from_iterable(map(dict.values, rows))
             X = np.fromiter(values, dtype=np.float64, count=len(rows) * len(self.specs))
-            return X.reshape(len(rows), len(self.specs))
-        return self.encode([[row[name] for row in rows] for name in self.names])
+            return X.reshape(len(rows), len(self.specs)), []
+        return self.encode_lenient([[row[name] for row in rows] for name in self.names])
 
     def plain_row(self, row: dict) -> np.ndarray | None:
         """Return X: (1, width) for one plainly valid row of an all-numeric set, else None.
@@ -180,17 +192,26 @@ class FeatureSet:
                 problems.append(Problem(spec.name, j, bad.tolist(), msg))
         raise FeatureError(problems)
 
-    def encode(self, columns: Sequence[Sequence | np.ndarray]) -> np.ndarray:
+    def encode(self, columns: Sequence[Sequence | np.ndarray], dtype=np.float64) -> np.ndarray:
         """Return X: (n, width) from one raw column per feature; FeatureError on bad values.
 
         Numeric columns hold numbers (None for the missing values of nullable features);
-        binary and categorical columns hold the values named in their specs.
+        binary and categorical columns hold the values named in their specs. `dtype` float32
+        halves the matrix of a large training set (a network trained in float32).
         """
+        return self._encode(columns, strict=True, dtype=dtype)[0]
+
+    def encode_lenient(self, columns: Sequence[Sequence | np.ndarray]) -> tuple[np.ndarray, list]:
+        """Return (X, unknowns): `encode`, but a binary or categorical value never seen in
+        training is no error: its cells in X are NaN and it is listed (a list of Unknown)."""
+        return self._encode(columns, strict=False)
+
+    def _encode(self, columns, strict: bool, dtype=np.float64) -> tuple[np.ndarray, list[Unknown]]:
         if len(columns) != len(self.specs):
             raise ValueError(f"expected {len(self.specs)} columns, got {len(columns)}")
         n = len(columns[0]) if len(columns) else 0
         if self.numeric:
-            X = np.empty((n, len(self.specs)), dtype=np.float64)
+            X = np.empty((n, len(self.specs)), dtype=dtype)
             problems = []
             for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
                 try:
@@ -199,18 +220,22 @@ class FeatureSet:
                     problems.append(Problem(spec.name, j, exc.rows, NOT_A_NUMBER))
             if problems:
                 raise FeatureError(problems)
-            return self.check_matrix(X)
-        X = np.empty((n, self.width), dtype=np.float64)
+            return self.check_matrix(X), []
+        X = np.empty((n, self.width), dtype=dtype)
         problems: list[Problem] = []
+        unknowns: list[Unknown] = []
         at = 0
         for j, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
-            bad, msg = encode_column(spec, column, X[:, at : at + spec.width])
+            bad, msg, unknown = encode_column(spec, column, X[:, at : at + spec.width], strict)
             if bad is not None:
                 problems.append(Problem(spec.name, j, bad.tolist(), msg))
+            if unknown is not None:
+                rows = unknown.tolist()
+                unknowns.append(Unknown(spec.name, rows, [column[i] for i in rows]))
             at += spec.width
         if problems:
             raise FeatureError(problems)
-        return X
+        return X, unknowns
 
 
 def _json_types(spec: FeatureSpec) -> set[type]:

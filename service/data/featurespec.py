@@ -13,7 +13,7 @@ feature that had missing values in training is `nullable`: null is imputed with 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
@@ -115,19 +115,26 @@ class FeatureSpec(BaseModel):
         shown = dates.text_of(self.impute or 0.0) if self.type == "date" else f"{self.impute:g}"
         return line + f", missing values imputed with {shown}"
 
-    def value_type(self) -> Any:
-        """Return the pydantic type of this feature's value in a JSON row, undocumented."""
+    def value_type(self, strict: bool = True) -> Any:
+        """Return the pydantic type of this feature's value in a JSON row, undocumented.
+
+        Not `strict`, a binary or categorical feature takes any value of its values' JSON
+        types: one never seen in training is scored as unknown (service/data/encoding.py).
+        """
         if self.zero_one:
             kind: Any = ZeroOne
         elif self.type == "numeric":
             kind = Finite
         elif self.type == "date":
             kind = IsoDate
-        else:
+        elif strict:
             kind = Literal[tuple(self.values or [])]
+        else:
+            kinds = {JSON_KIND[_kind_of(v)] for v in self.values or [""]}
+            kind = Union[tuple(sorted(kinds, key=str))]  # noqa: UP007 - a runtime union of types
         return kind | None if self.nullable else kind
 
-    def json_type(self) -> Any:
+    def json_type(self, strict: bool = True) -> Any:
         """Return the pydantic type of this feature's value in a JSON row, with its description."""
         if self.zero_one:
             text = f"binary feature, trained on [{self.min or 0:g}, {self.max or 1:g}]"
@@ -138,9 +145,24 @@ class FeatureSpec(BaseModel):
             text = f"date feature ({dates.FORMAT}), trained on {low} to {high}"
         else:
             text = f"{self.type} feature: one of {listing(self.values or [])}"
+            if not strict:
+                text += " (another value is scored as unknown, with a warning)"
         if self.nullable:
             text += "; null is accepted"
-        return Annotated[self.value_type(), Field(description=text)]
+        examples = {} if strict or self.type not in CODED else {"examples": list(self.values or [])}
+        return Annotated[self.value_type(strict), Field(description=text, **examples)]
+
+
+CODED = ("binary", "categorical")  # kinds whose values are a list seen in training
+StrictText = Annotated[str, Strict()]
+StrictFlag = Annotated[bool, Strict()]
+JSON_KIND = {"text": StrictText, "flag": StrictFlag, "number": Finite}
+
+
+def _kind_of(value: Label) -> str:
+    if isinstance(value, bool):
+        return "flag"
+    return "text" if isinstance(value, str) else "number"
 
 
 def _mixed(values: Sequence[Label]) -> bool:

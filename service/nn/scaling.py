@@ -26,26 +26,32 @@ class Standardizer:
 
     @classmethod
     def fit(cls, X: Any) -> "Standardizer":
-        """Learn mean and std per column of X: (n_samples, n_features)."""
-        X = np.asarray(X, dtype=np.float64)
+        """Learn mean and std per column of X: (n_samples, n_features), in float64 whatever
+        X's precision."""
+        X = np.asarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
         if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X must have shape (n >= 1, n_features >= 1), got {X.shape}")
         if not np.isfinite(X).all():
             raise ValueError("X contains NaN or infinite values")
-        scale = X.std(axis=0)
+        scale = X.std(axis=0, dtype=np.float64)
         # A constant column carries no information; dividing by 1 keeps it finite (all zero).
         scale[scale == 0] = 1.0
-        return cls(X.mean(axis=0), scale)
+        return cls(X.mean(axis=0, dtype=np.float64), scale)
 
     def _check(self, X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X)
+        if X.dtype != np.float32:  # float32 stays float32 (half the memory); the rest float64
+            X = X.astype(np.float64, copy=False)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"X must have shape (n, {self.n_features}), got {X.shape}")
         return X
 
     def transform(self, X: Any) -> np.ndarray:
-        """Return (X - mean) / scale as float64. X: (n, n_features)."""
-        return (self._check(X) - self.mean) / self.scale
+        """Return (X - mean) / scale in X's precision (float32 or float64). X: (n, n_features)."""
+        X = self._check(X)
+        return (X - self.mean.astype(X.dtype)) / self.scale.astype(X.dtype)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Return X * scale + mean, undoing transform. X: (n, n_features)."""

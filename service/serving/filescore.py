@@ -8,7 +8,9 @@ problem is located by line and column (up to 20 listed, as training lists them);
 sends the output only when there were none, so nothing half-scored leaves.
 
 The CSV answer echoes every input cell as written, in the input's delimiter and decimal mark,
-then `label` and `probability_<class>` (classification) or `prediction` (regression). A text
+then `label` and `probability_<class>` (classification) or `prediction` (regression), and
+`warnings` when a category never seen in training may be scored (unless strict: then it is a
+located problem), naming the feature and the value scored at the training average. A text
 cell a spreadsheet would run as a formula is neutralised as OWASP's CSV-injection advice says:
 a leading ' before a cell starting with = + - @ tab or CR that is not a number.
 """
@@ -32,7 +34,7 @@ from ..data.csvstream import CsvPieces, Piece
 from ..data.dataset import MAX_PROBLEMS, DatasetError
 from ..data.features import FeatureError, FeatureSet
 from ..errors import InvalidInput, problem
-from .predictor import NonFiniteOutput, Predictor
+from .predictor import NonFiniteOutput, Predictor, Warnings, warnings
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?\s*")
@@ -84,8 +86,9 @@ class Problems:
 class _Writer:
     """Write the answers as CSV (the input's dialect) or as the JSON a batch predict returns."""
 
-    def __init__(self, predictor: Predictor, out: BinaryIO, as_csv: bool) -> None:
+    def __init__(self, predictor: Predictor, out: BinaryIO, as_csv: bool, strict: bool) -> None:
         self.predictor, self.out, self.as_csv = predictor, out, as_csv
+        self.warns = predictor.coded and not strict  # a `warnings` column
         self.text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
         self.rows = 0
         self.writer = None
@@ -97,6 +100,7 @@ class _Writer:
             names = ["prediction"]
         else:
             names = ["label", *(f"probability_{_text(c)}" for c in p.classes)]
+        names += ["warnings"] if self.warns else []
         taken = set(header)
         return [n + "_predicted" if n in taken else n for n in names]
 
@@ -110,10 +114,13 @@ class _Writer:
         names = [neutralised(h) for h in layout.header]
         self.writer.writerow(names + self.columns(layout.header))
 
-    def piece(self, piece: Piece, X: np.ndarray) -> None:
+    def piece(self, piece: Piece, X: np.ndarray, notes: Warnings) -> None:
         p = self.predictor
         if not self.as_csv:
-            rows = orjson.dumps(p.predictions(X))[1:-1]
+            answers = p.predictions(X)
+            for row, found in notes.items():
+                answers[row]["warnings"] = found
+            rows = orjson.dumps(answers)[1:-1]
             self.out.write((b"," if self.rows else b"") + rows)
             self.rows += len(X)
             return
@@ -125,6 +132,8 @@ class _Writer:
             probs = np.column_stack([1 - out[:, 0], out[:, 0]]) if p.task == "binary" else out
             answers = [[neutralised(_text(v)) for v in labels], *probs.T]
         answers = [a if isinstance(a, list) else _numbers(a, self.layout.decimal) for a in answers]
+        if self.warns:
+            answers.append([neutralised("; ".join(notes.get(i, []))) for i in range(len(X))])
         echoed = [_echoed(cells) for cells in piece.cells.values()]
         self.writer.writerows(zip(*echoed, *answers, strict=True))
         self.rows += len(X)
@@ -168,11 +177,13 @@ Progress = Callable[[int, int], None]  # (bytes read, rows scored)
 def score_file(
     predictor: Predictor, read: Callable[[int], bytes], out: BinaryIO, *, as_csv: bool = True,
     sep: str | None = None, decimal: str | None = None, progress: Progress | None = None,
+    strict: bool = False,
 ) -> int:  # fmt: skip
     """Score every row of a CSV read with `read(n)`; write the answers to `out`.
 
     Returns the number of rows scored. Raises InvalidInput with every problem located (the
-    output is then incomplete: the caller throws it away).
+    output is then incomplete: the caller throws it away). `strict`: a category never seen in
+    training is a problem, not a warning.
     """
     try:
         pieces = CsvPieces(read, sep, decimal)
@@ -184,14 +195,15 @@ def score_file(
         found = ", ".join(repr(n) for n in names)
         msg = f"the CSV lacks the model's features {missing}; its columns: {found}"
         raise InvalidInput(msg, details=[problem(["body", "header"], msg)])
-    writer, problems = _Writer(predictor, out, as_csv), Problems()
+    writer, problems = _Writer(predictor, out, as_csv, strict), Problems()
     writer.start(pieces.layout)
     try:
         for piece in pieces:
-            X = _encoded(predictor.feature_set, piece, problems)
-            if X is not None and not problems.count:
+            encoded = _encoded(predictor.feature_set, piece, problems, strict)
+            if encoded is not None and not problems.count:
+                X, unknowns = encoded
                 try:
-                    writer.piece(piece, X)
+                    writer.piece(piece, predictor.at_average(X, unknowns), warnings(unknowns))
                 except NonFiniteOutput as exc:
                     problems.add_rows(piece, exc.rows, None, TOO_FAR)
             if progress is not None:
@@ -207,8 +219,9 @@ def score_file(
     return writer.rows
 
 
-def _encoded(features: FeatureSet, piece: Piece, problems: Problems) -> np.ndarray | None:
-    """Return the piece's input matrix, or None after adding its problems."""
+def _encoded(features: FeatureSet, piece: Piece, problems: Problems, strict: bool):
+    """Return the piece's input matrix and its unknown values (features.Unknown), or None
+    after adding its problems."""
     before = problems.count
     if piece.odd:
         for text in piece.located()[1]:
@@ -219,11 +232,11 @@ def _encoded(features: FeatureSet, piece: Piece, problems: Problems) -> np.ndarr
         column, bad = feature_values(spec, piece.cells[spec.name], piece.layout.decimal)
         columns.append(column)
         found += [(j, rows.tolist(), msg) for rows, msg in bad]
-    X = None
+    encoded = None
     try:
-        X = features.encode(columns)
+        encoded = (features.encode(columns), []) if strict else features.encode_lenient(columns)
     except FeatureError as exc:
         found += [(p.column, list(p.rows), p.msg) for p in exc.problems]
     for j, rows, msg in sorted(found, key=lambda f: f[0]):
         problems.add_rows(piece, rows, features.specs[j].name, msg)
-    return X if problems.count == before else None
+    return encoded if problems.count == before else None

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from model_store import Artifact
 
+from ..data.features import Unknown
+from ..data.featurespec import CODED
 from ..errors import InvalidInput, from_validation
 from ..training.model import TrainedModel
 
@@ -26,6 +28,24 @@ class NonFiniteOutput(InvalidInput):
         self.rows = rows
 
 
+Warnings = dict[int, list[str]]  # row -> what was scored as unknown in it
+SHOWN = 60  # characters of an unknown value quoted in its warning
+
+
+def warnings(unknowns: list[Unknown]) -> Warnings:
+    """Return each row's warnings, naming the feature and the value never seen in training."""
+    found: Warnings = {}
+    for unknown in unknowns:
+        for row, value in zip(unknown.rows, unknown.values, strict=True):
+            shown = repr(value.item() if isinstance(value, np.generic) else value)
+            shown = shown if len(shown) <= SHOWN else shown[: SHOWN - 3] + "..."
+            found.setdefault(row, []).append(
+                f"{unknown.feature}: {shown} was not seen in training; scored as an unknown "
+                "category (the training average)"
+            )
+    return found
+
+
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
 
@@ -35,21 +55,38 @@ class Predictor(TrainedModel):
 
     def __init__(self, artifact: Artifact, max_batch: int) -> None:
         super().__init__(artifact)
-        self.request = self.feature_set.request_adapter(_camel(self.name), max_batch)
+        features, title = self.feature_set, _camel(self.name)
+        # The documented body takes any value of a binary or categorical feature's types (one
+        # never seen is scored as unknown); the strict one takes only the values seen.
+        self.request = features.request_adapter(title, max_batch, strict=False)
+        coded = any(s.type in CODED and not s.zero_one for s in features.specs)
+        self.coded = coded  # a value never seen in training is possible (file scoring's warnings)
+        strict = features.request_adapter(f"{title}Strict", max_batch) if coded else self.request
+        self.strict_request = strict
         self.max_batch = max_batch
         self._labels = np.array(self.classes, dtype=object) if self.classes else None
 
-    def parse(self, body: bytes) -> tuple[np.ndarray, bool]:
-        """Validate a raw predict body; return X: (n, width) and whether it was one row."""
-        X = self.plain(body)
-        if X is not None:
-            return X
+    def parse(self, body: bytes, strict: bool = False) -> tuple[np.ndarray, bool, Warnings]:
+        """Validate a raw predict body; return X: (n, width), whether it was one row, and the
+        warnings of rows with a value never seen in training (refused when `strict`)."""
+        plain = self.plain(body)
+        if plain is not None:
+            return (*plain, {})
         try:
-            data = self.request.validate_json(body)
+            data = (self.strict_request if strict else self.request).validate_json(body)
         except ValidationError as exc:
             raise from_validation(exc, strip=1) from None
         single = "instances" not in data
-        return self.feature_set.encode_rows([data] if single else data["instances"]), single
+        X, unknowns = self.feature_set.encode_rows([data] if single else data["instances"])
+        return self.at_average(X, unknowns), single, warnings(unknowns)
+
+    def at_average(self, X: np.ndarray, unknowns: list[Unknown]) -> np.ndarray:
+        """Score the cells of values never seen in training (NaN in X) at the training average
+        of their columns, which the network sees as 0 after scaling."""
+        if unknowns:
+            gaps = np.isnan(X)
+            X[gaps] = np.broadcast_to(self.scaler.mean, X.shape)[gaps]
+        return X
 
     def plain(self, body: bytes) -> tuple[np.ndarray, bool] | None:
         """Read a plainly valid body with orjson and the feature rule; None: let pydantic decide.

@@ -2,6 +2,7 @@
 
     nns-predict --model NAME [--version V] --data in.csv [--out out.csv]
                 [--store DIR or s3://bucket/prefix] [--sep SEP] [--decimal MARK] [--json]
+                [--strict | --no-strict]
 
 The file is streamed (service.serving.filescore): any length in bounded memory, with a progress
 bar on stderr when it is a terminal. The answers go to --out through a temporary file and a
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{option}", choices=[*names, *names.values()],
                        help=f"the {what}, by name or character (default: detected)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="write the answers as JSON, not CSV")
+    p.add_argument("--strict", action=argparse.BooleanOptionalAction,
+                   help="refuse a category never seen in training instead of scoring it with a "
+                   "warning (default: NNS_STRICT_CATEGORIES)")  # fmt: skip
     p.add_argument("--progress", action=argparse.BooleanOptionalAction,
                    help="draw a progress bar on stderr (default: on a terminal)")  # fmt: skip
     return p
@@ -77,14 +81,14 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _score(args, predictor: Predictor, out: BinaryIO) -> int:
+def _score(args, predictor: Predictor, out: BinaryIO, strict: bool) -> int:
     total = args.data.stat().st_size
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = ProgressBar(total) if show else None
     with open(args.data, "rb") as data:
         rows = score_file(
             predictor, data.read, out, as_csv=not args.json, progress=bar,
-            sep=named("sep", args.sep), decimal=named("decimal", args.decimal),
+            sep=named("sep", args.sep), decimal=named("decimal", args.decimal), strict=strict,
         )  # fmt: skip
     if bar is not None:
         bar(total, rows, final=True)
@@ -110,7 +114,8 @@ def predict_main(argv: list[str] | None = None) -> int:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name if target else 'scored'}.", dir=folder)
     try:
         with os.fdopen(fd, "w+b") as out:
-            rows = _score(args, predictor, out)
+            strict = settings.strict_categories if args.strict is None else args.strict
+            rows = _score(args, predictor, out, strict)
             if target is None:
                 out.seek(0)
                 shutil.copyfileobj(out, sys.stdout.buffer)

@@ -40,8 +40,10 @@ def ensure_default_model(settings: Settings) -> int | None:
     datasets can seed a model; another default model name must be trained explicitly.
     Raises DataDirNotWritable when the data directory (which holds the lock) is not writable.
     """
-    store = open_store(settings.store_root)
     name = settings.default_model
+    if name is None:
+        return None  # the store's own models: nothing to seed
+    store = open_store(settings.store_root)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         lock = open(settings.data_dir / ".bootstrap.lock", "w")  # noqa: SIM115 - closed below

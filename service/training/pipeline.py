@@ -98,7 +98,8 @@ def prepare(spec: TrainSpec, data: Dataset, store: Store) -> Prepared:
     specs = feature_specs(data)
     check_features(store, spec.model, specs)
     target = encode_target(data.y, data.target, spec.task, spec.hyperparameters.loss)
-    inputs = FeatureSet(specs).encode(data.columns)  # the rule serving applies to requests
+    # The rule serving applies to requests, in the precision the network trains in.
+    inputs = FeatureSet(specs).encode(data.columns, dtype=spec.hyperparameters.dtype)
     return Prepared(data, specs, target, inputs)
 
 

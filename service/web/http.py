@@ -8,6 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from model_store import InvalidName, Store, StoreError, parse_version
 
+from ..errors import NotFound
 from ..serving.registry import Registry
 from ..settings import Settings
 from .errors import ApiError
@@ -31,6 +32,20 @@ def current_version(name: str) -> int | None:
         return store().current_version(name)
     except StoreError:
         return None
+
+
+def default_model(configured: str | None, served) -> str:
+    """Return the model POST /predict uses: NNS_DEFAULT_MODEL, else the store's only model."""
+    if configured is not None:
+        return configured
+    names = sorted(served)
+    if len(names) == 1:
+        return names[0]
+    found = f"the store has {', '.join(names)}" if names else "the store has no model"
+    raise NotFound(
+        f"POST /predict has no model: NNS_DEFAULT_MODEL is unset and {found}; use "
+        "POST /models/{name}/predict or set NNS_DEFAULT_MODEL"
+    )
 
 
 def json_body() -> bytes:

@@ -87,7 +87,7 @@ def ref(name: str) -> dict:
 class _Builder:
     """Collect component schemas while operations are described."""
 
-    def __init__(self, predictors: dict[str, Predictor], default_model: str) -> None:
+    def __init__(self, predictors: dict[str, Predictor], default_model: str | None) -> None:
         self.models: dict[str, type[BaseModel]] = {}
         self.extra: dict[str, dict] = {}
         bodies = []
@@ -97,6 +97,8 @@ class _Builder:
             self.extra[f"{name}.PredictRequest"] = schema
             bodies.append(ref(f"{name}.PredictRequest"))
         self.any_body = {"anyOf": bodies} if bodies else {"type": "object"}
+        if default_model is None and len(predictors) == 1:
+            default_model = next(iter(predictors))  # the store's only model serves /predict
         in_store = default_model in predictors
         self.default_body = ref(f"{default_model}.PredictRequest") if in_store else self.any_body
 
@@ -162,7 +164,7 @@ def operations(app: Flask):
             yield path, method.lower(), app.view_functions[rule.endpoint], rule
 
 
-def build(app: Flask, predictors: dict[str, Predictor], default_model: str) -> dict:
+def build(app: Flask, predictors: dict[str, Predictor], default_model: str | None) -> dict:
     """Return the whole document; `predictors` maps model name to its served Predictor."""
     builder = _Builder(predictors, default_model)
     paths: dict[str, dict] = {}

@@ -47,6 +47,10 @@ class Prediction(BaseModel):
         "`classes[1]`). Multiclass: probability of the predicted label.",
     )
     probabilities: list[float] | None = Field(None, description="Multiclass: one per class.")
+    warnings: list[str] | None = Field(
+        None,
+        description="Values never seen in training, scored as unknown (the training average).",
+    )
     prediction: float | None = Field(None, description="Regression output.")
 
 
@@ -68,7 +72,9 @@ class ModelSummary(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelSummary]
-    default_model: str
+    default_model: str | None = Field(
+        description="The model POST /predict uses (NNS_DEFAULT_MODEL, else the store's only one)."
+    )
 
 
 class LossCurve(BaseModel):

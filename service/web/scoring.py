@@ -107,14 +107,18 @@ def dialect() -> tuple[str | None, str | None]:
     return _dialect("sep"), _dialect("decimal")
 
 
-def score_csv(predictor: Predictor) -> Response:
-    """Score a text/csv body; answer CSV when the client accepts it, else the batch JSON."""
+def score_csv(predictor: Predictor, strict: bool) -> Response:
+    """Score a text/csv body; answer CSV when the client accepts it, else the batch JSON.
+
+    `strict`: a category never seen in training is a 422, not a warning."""
     sep, decimal = dialect()
     read = body_reader(request.environ, settings().max_score_bytes)
     as_csv = wants_csv()
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the response closes it
     try:
-        rows = score_file(predictor, read, out, as_csv=as_csv, sep=sep, decimal=decimal)
+        rows = score_file(
+            predictor, read, out, as_csv=as_csv, sep=sep, decimal=decimal, strict=strict
+        )
     except BaseException:
         out.close()
         raise

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.harness import Gunicorn, start_trainer, train_cli
+from tests.support.harness import Gunicorn, start_trainer, train_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Chromium without its own network chatter (updates, safe browsing, sync, QUIC probes).

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from scripts.harness import http
+from tests.support.harness import http
 
 from .conftest import TOKEN, give_token, shoot
 

@@ -10,7 +10,7 @@ import io
 
 import pytest
 
-from scripts.harness import http
+from tests.support.harness import http
 
 from .conftest import give_token, shoot
 

@@ -72,7 +72,7 @@ def test_iso_dates_are_a_date_feature_in_training_and_in_requests(public_csv):
     assert features.encode(data.columns)[:2, 0].tolist() == [-2586.0, -2585.0]
     row = {"date": "1987-01-02", "day_of_week": "fri", "DJ_return": 0.01, "log_volatility": -11}
     body = features.request_adapter("Nyse", max_batch=10).validate_python({"instances": [row]})
-    assert features.encode_rows(body["instances"])[0, 0] == 6210.0
+    assert features.encode_rows(body["instances"])[0][0, 0] == 6210.0
     # The same file as JSON rows: the same date feature.
     rows = [{"date": r[0], "log_volume": float(r[4])} for r in _rows(public_csv)[:50]]
     assert from_rows(rows, "log_volume").columns[0].dtype == np.dtype("datetime64[s]")

@@ -12,12 +12,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from service.settings import Settings
-from tests.process.test_container_config import ROOT, compose_config, dockerfile, wait_until
+from tests.support.container import compose_config, dockerfile
+from tests.support.harness import ROOT, wait_until
 
 FILES = ("docker-compose.yml", "docker-compose.scale.yml")
 NGINX = ROOT / "deploy" / "nginx"
@@ -104,10 +104,11 @@ def test_lb_mounts_files_of_this_repository_read_only_and_runs_unprivileged(scal
 def test_run_sh_reloads_nginx_when_the_replicas_change_and_quits_it_on_sigterm(tmp_path):
     """deploy/nginx/run.sh with stand-ins for nginx and getent (the lb image has both)."""
     bin_dir, calls, hosts = tmp_path / "bin", tmp_path / "calls", tmp_path / "hosts"
+    looks = tmp_path / "looks"  # a line per getent call: how often run.sh looked
     bin_dir.mkdir()
     hosts.write_text("172.20.0.3\n172.20.0.4\n")
     (bin_dir / "getent").write_text(
-        f'#!/bin/sh\n[ "$1 $2" = "ahostsv4 api" ] || exit 2\n'
+        f'#!/bin/sh\n[ "$1 $2" = "ahostsv4 api" ] || exit 2\necho >> {looks}\n'
         f'while read -r ip; do echo "$ip STREAM api"; done < {hosts}\n'
     )
     # Python, not sh: a shell cannot trap SIGQUIT that it was started with ignored, as run.sh's
@@ -132,13 +133,20 @@ def test_run_sh_reloads_nginx_when_the_replicas_change_and_quits_it_on_sigterm(t
     )
     try:
         lines = lambda: calls.read_text().splitlines() if calls.exists() else []  # noqa: E731
+
+        def looked_again(times: int = 3) -> None:
+            """Wait until run.sh has looked up the replicas `times` more times (and acted)."""
+            count = lambda: len(looks.read_text().splitlines()) if looks.exists() else 0  # noqa: E731
+            then = count()
+            wait_until(lambda: count() >= then + times, timeout=10, what="run.sh to look again")
+
         wait_until(lambda: lines() == ["-g daemon off;"], timeout=10, what="nginx started")
-        time.sleep(0.5)
+        looked_again()
         assert lines() == ["-g daemon off;"], "reloaded with no change"
         hosts.write_text("172.20.0.4\n172.20.0.3\n172.20.0.9\n")  # a replica added
         wait_until(lambda: lines()[1:] == ["-s reload"], timeout=10, what="a reload")
         hosts.write_text("")  # no replica resolves: keep the last set rather than none
-        time.sleep(0.5)
+        looked_again()
         assert lines()[1:] == ["-s reload"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

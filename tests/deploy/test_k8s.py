@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from service.settings import Settings
-from tests.process.test_container_config import ROOT, compose, dockerfile
+from tests.support.container import compose, dockerfile
+from tests.support.harness import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
 KUSTOMIZATIONS = sorted(p.parent for p in K8S.rglob("kustomization.yaml"))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.harness import ROOT, Gunicorn, Proc, free_port, http, wait_until
 from service.settings import Settings
+from tests.support.harness import ROOT, Gunicorn, Proc, free_port, http, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -194,7 +194,7 @@ def test_a_csv_to_score_has_its_own_limit_through_nginx(proxy, api):
     """A CSV over the JSON limit is scored through nginx; over the scoring limit, nginx refuses
     it with the API's own answer, and a JSON body keeps the JSON limit (the test above)."""
     note = "x" * 1000  # wide rows: past 8 MiB in a few thousand of them
-    rows = ["0,1,0,%s" % note] * (LIMIT // 1000 + 100)
+    rows = ["0,1,0," + note] * (LIMIT // 1000 + 100)
     body = ("smoking,obesity,exercise,note\n" + "\n".join(rows) + "\n").encode()
     assert LIMIT < len(body) < SCORE_LIMIT
     headers = {"Content-Type": "text/csv", "Accept": "text/csv"}

@@ -14,13 +14,13 @@ import redis
 from huey.registry import Message
 
 from model_store import ModelStore
-from scripts.harness import RedisServer, wait_until
 from service.jobs.queue import JobFinished, JobQueue, JsonSerializer
 from service.jobs.reaper import Reaper
 from service.jobs.state import Conflict
 from service.jobs.trainer import Trainer, run_job
 from service.settings import Settings
 from service.training.request import TrainRequest
+from tests.support.harness import RedisServer, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,7 @@ import numpy as np
 
 from model_store import ModelStore, Store
 from model_store.s3 import S3Store, make_client
-
-from .s3_servers import start_moto
+from tests.support.s3_servers import start_moto
 
 # model name -> (what it is, weight shapes)
 MODELS = {

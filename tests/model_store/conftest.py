@@ -22,8 +22,7 @@ import pytest
 
 import model_store
 from model_store import ModelStore, Store, open_store
-
-from .s3_servers import S3Server, start_moto
+from tests.support.s3_servers import S3Server, start_moto
 
 REPO_ROOT = Path(model_store.__file__).resolve().parents[1]
 BACKENDS = ["fs", "s3"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from model_store import Store, open_store
-from scripts.harness import wait_until
+from tests.support.harness import wait_until
 
 from .conftest import FsRaw, S3Raw, spawn
 

@@ -19,6 +19,7 @@ from model_store.s3 import REFUSED, S3Store, make_client
 from service.data import datasets
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
+from tests.support.s3_servers import S3Server, start_rclone
 
 from .conftest import (
     S3Raw,
@@ -27,7 +28,6 @@ from .conftest import (
     sample_meta,
     spawn,
 )
-from .s3_servers import S3Server, start_rclone
 
 # One "host": its own process, its own temporary directory and home, only the bucket shared.
 HOST = """
@@ -253,7 +253,7 @@ def test_the_same_probe_passes_on_moto(s3_store: S3Store) -> None:
 def test_an_unreachable_server_is_a_store_error(
     s3_env: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scripts.harness import free_port
+    from tests.support.harness import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     store = open_store("s3://nowhere/models")

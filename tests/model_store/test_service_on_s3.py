@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 
 from model_store import open_store
-from scripts.harness import Gunicorn, http, start_trainer, train_cli, wait_until
+from tests.support.api import AUTH, ONE, TOKEN
+from tests.support.harness import Gunicorn, http, start_trainer, train_cli, wait_until
 
 from .conftest import S3Raw
 
 pytestmark = pytest.mark.process
-
-TOKEN = "s3-test-token-0123456789"
-ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
 
 def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_path: Path):
@@ -25,14 +23,13 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
     trainer = start_trainer(tmp_path, tmp_path / "trainer.log", **env)
     try:
         api.wait_ready()
-        status, _, body = http("POST", api.url + "/predict", ROW)
+        status, _, body = http("POST", api.url + "/predict", ONE)
         assert (status, body["version"], body["label"]) == (200, 1, 1)
 
         # A job run by the trainer publishes version 2 to the bucket; every worker reloads it.
-        auth = {"Authorization": f"Bearer {TOKEN}"}
         job = {"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 300}}
         job["promote"] = "always"  # the store's switch is under test, not the gate
-        status, headers, body = http("POST", api.url + "/train", job, auth)
+        status, headers, body = http("POST", api.url + "/train", job, AUTH)
         assert status == 202, body
         wait_until(
             lambda: http("GET", api.url + headers["Location"])[2]["status"] == "succeeded",
@@ -40,22 +37,22 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
             what="the training job",
         )
         assert open_store(location).current_version("diabetes") == 2
-        served = {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)}
+        served = {http("POST", api.url + "/predict", ONE)[2]["version"] for _ in range(20)}
         wait_until(
             lambda: (
-                {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)} == {2}
+                {http("POST", api.url + "/predict", ONE)[2]["version"] for _ in range(20)} == {2}
             ),
             10,
             what="both workers to serve version 2",
         )
 
         # Rolling back through the API is a compare-and-swap on the bucket's CURRENT.
-        status, _, body = http("PUT", api.url + "/models/diabetes/current", {"version": 1}, auth)
+        status, _, body = http("PUT", api.url + "/models/diabetes/current", {"version": 1}, AUTH)
         assert status == 200, body
         assert open_store(location).promoted_versions("diabetes") == [1, 2]
         wait_until(
             lambda: (
-                {http("POST", api.url + "/predict", ROW)[2]["version"] for _ in range(20)} == {1}
+                {http("POST", api.url + "/predict", ONE)[2]["version"] for _ in range(20)} == {1}
             ),
             10,
             what="both workers to serve version 1 again",
@@ -71,9 +68,9 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
 def test_the_registry_keeps_serving_when_object_storage_is_unreachable(
     s3_store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scripts.harness import free_port
     from service.serving.registry import Registry
-    from tests.conftest import train
+    from tests.support.harness import free_port
+    from tests.support.training import train
 
     train(s3_store)
     registry = Registry(s3_store, max_batch=10, reload_interval=0.05)

@@ -14,16 +14,14 @@ import os
 import signal
 import stat
 import sys
-import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from http.client import HTTPException
 from pathlib import Path
 
 import pytest
 
-from scripts.harness import (
+from tests.support.api import AUTH, ONE, TOKEN, Predicting
+from tests.support.harness import (
     Gunicorn,
     Proc,
     RedisServer,
@@ -36,9 +34,6 @@ from scripts.harness import (
 
 pytestmark = pytest.mark.process
 
-TOKEN = "faults-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ONE = {"smoking": 0, "obesity": 1, "exercise": 0}
 JOB = {"model": "diabetes", "dataset": "diabetes", "hyperparameters": {"epochs": 50}}
 JOB["promote"] = "always"  # a 50-epoch retrain is worse than v1: the gate would keep v1
 FAST = {"NNS_ADMIN_TOKEN": TOKEN, "NNS_RELOAD_INTERVAL": "0.1"}
@@ -51,31 +46,6 @@ if os.geteuid() == 0 and ctypes.CDLL(None, use_errno=True).prctl(24, 1, 0, 0, 0)
     sys.exit(f"cannot drop CAP_DAC_OVERRIDE: errno {ctypes.get_errno()}")
 os.execv(sys.executable, [sys.executable, "-m", "service.jobs.trainer"])
 """
-
-
-class Load:
-    """Threads sending predictions until stopped; every answer's status is kept (0: no answer)."""
-
-    def __init__(self, url: str, threads: int = 4) -> None:
-        self.statuses: list[int] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(url,)) for _ in range(threads)]
-        for t in self._threads:
-            t.start()
-
-    def _run(self, url: str) -> None:
-        while not self._stop.is_set():
-            try:
-                status = http("POST", url + "/predict", ONE, timeout=10)[0]
-            except (OSError, HTTPException):  # reset, refused or cut short: the request failed
-                status = 0
-            self.statuses.append(status)
-
-    def stop(self) -> Counter:
-        self._stop.set()
-        for t in self._threads:
-            t.join(15)
-        return Counter(self.statuses)
 
 
 @contextlib.contextmanager
@@ -121,32 +91,25 @@ def submit(api: Gunicorn) -> str:
     return answer["job_id"]
 
 
-def test_a_worker_killed_under_load_is_replaced_and_only_its_request_fails(tmp_path, capsys):
+def test_a_worker_killed_under_load_is_replaced_and_only_its_request_fails(tmp_path):
     train_cli(tmp_path / "models", "--epochs", "200")
     with running(Gunicorn(tmp_path, tmp_path / "gunicorn.log", workers=2)) as (api,):
         api.wait_ready()
         before = set(wait_until(lambda: len(api.worker_pids()) == 2 and api.worker_pids(), 10))
-        load = Load(api.url)
-        wait_until(lambda: len(load.statuses) >= 100, 20, what="the load to be answered")
+        load = Predicting(api, threads=4)
+        wait_until(lambda: len(load.answers) >= 100, 20, what="the load to be answered")
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
-        killed_at = time.monotonic()
 
         def replaced():
             pids = set(api.worker_pids())
             return len(pids) == 2 and victim not in pids and pids - before
 
         (new,) = wait_until(replaced, 15, what="the master to start a new worker")
-        replaced_in = time.monotonic() - killed_at
         served = tmp_path / "metrics" / f"counter_{new}.db"
         wait_until(served.exists, 20, what="the replacement to take its share of the load")
-        statuses = load.stop()
+        statuses = Counter(status for status, _ in load.stop())
         failed = sum(n for status, n in statuses.items() if status != 200)
-        with capsys.disabled():
-            print(
-                f"\nworker SIGKILL under load: {sum(statuses.values())} requests, {failed} failed "
-                f"({dict(statuses)}); replaced in {replaced_in:.2f} s"
-            )
         assert failed <= 2, statuses  # sync workers: only the request in flight on the victim
         assert statuses[200] > 50
         assert http("GET", api.url + "/health/ready")[0] == 200
@@ -240,14 +203,14 @@ def test_a_read_only_store_fails_jobs_clearly_and_predictions_go_on(tmp_path):
     try:
         with running(api, trainer):
             api.wait_ready()
-            load = Load(api.url, threads=2)
+            load = Predicting(api, threads=2)
             try:
                 job = finished(api, submit(api))
             finally:
-                statuses = load.stop()
+                statuses = {status for status, _ in load.stop()}
             assert job["status"] == "failed", job
             assert job["error"] == f"cannot write to the model store {models}: Permission denied"
-            assert set(statuses) == {200}, statuses
+            assert statuses == {200}, statuses
             assert served_versions(api) == {1}
             assert http("GET", api.url + "/health/ready")[0] == 200
     finally:

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from scripts.harness import Gunicorn, http, train_cli, wait_until
+from tests.support.harness import Gunicorn, http, train_cli, wait_until
 
 pytestmark = pytest.mark.process
 
 
-@pytest.fixture
-def server(tmp_path):
-    train_cli(tmp_path / "models", "--epochs", "500")
-    train_cli(tmp_path / "models", "--dataset", "moons", "--hidden", "8", "--epochs", "200")
-    srv = Gunicorn(tmp_path, tmp_path / "gunicorn.log", workers=2)
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """The server's data directory: diabetes and moons v1, trained by scripts/train.py."""
+    root = tmp_path_factory.mktemp("gunicorn")
+    train_cli(root / "models", "--epochs", "500")
+    train_cli(root / "models", "--dataset", "moons", "--hidden", "8", "--epochs", "200")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(data_dir):
+    """One gunicorn for the module: its tests count only what they send themselves."""
+    srv = Gunicorn(data_dir, data_dir / "gunicorn.log", workers=2)
     try:
         srv.wait_ready()
         yield srv
@@ -29,7 +39,7 @@ def _count(text: str, pattern: str) -> float:
     return sum(float(v) for v in re.findall(pattern + r" ([0-9.e+]+)", text))
 
 
-def test_predicts_over_http_and_metrics_sum_both_workers(server, tmp_path):
+def test_predicts_over_http_and_metrics_sum_both_workers(server, data_dir):
     status, headers, body = http(
         "POST", server.url + "/predict", {"smoking": 0, "obesity": 1, "exercise": 0}
     )
@@ -48,7 +58,7 @@ def test_predicts_over_http_and_metrics_sum_both_workers(server, tmp_path):
         url = server.url + "/predict"
         with ThreadPoolExecutor(8) as pool:
             sent.extend(pool.map(lambda _: http("POST", url, row)[0], range(40)))
-        files = {p.name for p in (tmp_path / "metrics").iterdir()}
+        files = {p.name for p in (data_dir / "metrics").iterdir()}
         return all(f"counter_{pid}.db" in files for pid in workers)
 
     wait_until(both_served, 30, interval=0, what="both workers to serve requests")
@@ -83,8 +93,8 @@ def test_batch_cards_and_errors_over_http(server):
     assert "2" not in err["error"] and err["details"][0]["loc"] == ["smoking"]
 
 
-def test_every_log_line_is_json_with_request_ids(tmp_path):
-    train_cli(tmp_path / "models", "--epochs", "50")
+def test_every_log_line_is_json_with_request_ids(tmp_path, data_dir):
+    shutil.copytree(data_dir / "models", tmp_path / "models")
     srv = Gunicorn(tmp_path, tmp_path / "gunicorn.log", workers=1, NNS_LOG_LEVEL="INFO")
     try:
         srv.wait_ready()

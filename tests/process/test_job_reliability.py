@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
-from scripts.harness import Proc, RedisServer, env_for, start_trainer, wait_until
 from service.jobs.queue import JobFinished, JobQueue
 from service.settings import Settings
 from service.training.request import TrainRequest
 from service.training.spec import Hyperparameters
+from tests.support.harness import Proc, RedisServer, env_for, start_trainer, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -391,3 +391,15 @@ def test_the_healthcheck_is_unhealthy_when_the_trainer_died_without_cleaning_up(
         trainer.popen.wait(10)
     out = check(tmp_path, alive)  # the file is fresh, but its process is gone
     assert out.returncode == 1 and "not running" in out.stdout, out
+
+
+def test_the_trainer_lowers_its_own_cpu_priority(tmp_path):
+    """NNS_TRAINER_NICE (default 10): a training job on the API's host yields the CPU."""
+    assert Settings().trainer_nice == 10
+    alive = tmp_path / "trainer.alive"
+    trainer = start_trainer(tmp_path, NNS_TRAINER_ALIVE_FILE=str(alive), NNS_TRAINER_NICE="7")
+    with stopping(trainer):
+        wait_until(lambda: check(tmp_path, alive).returncode == 0, 30, what="the trainer loop")
+        # /proc/<pid>/stat: field 19 is the niceness (after the command name in parentheses).
+        stat = Path(f"/proc/{trainer.popen.pid}/stat").read_text()
+        assert int(stat.rsplit(")", 1)[1].split()[16]) == 7

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from scripts.harness import Gunicorn, http, start_trainer, train_cli, wait_until
 from service.web.app import create_app
 from service.web.openapi import operations
+from tests.support.api import TOKEN
+from tests.support.harness import Gunicorn, http, start_trainer, train_cli, wait_until
 
 pytestmark = pytest.mark.process
 
-TOKEN = "client-token-0123456789"
 PACKAGE = "nns_client"
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts import tabular_data
-from scripts.harness import Gunicorn, http, train_cli
+from tests.support import public_data
+from tests.support.harness import Gunicorn, http, train_cli
 
 pytestmark = pytest.mark.process
 CSV = {"Content-Type": "text/csv", "Accept": "text/csv"}
@@ -35,7 +35,7 @@ class Held:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     data = tmp_path_factory.mktemp("score")
-    prepared = tabular_data.penguins(data)
+    prepared = public_data.prepare("penguins", data)
     train_cli(data / "models", "--data", str(prepared.train), "--target", "species",
               "--model", "penguins", "--epochs", "60")  # fmt: skip
     api = Gunicorn(data, data / "gunicorn.log", workers=2, NNS_DEFAULT_MODEL="penguins")
@@ -112,7 +112,7 @@ def chunked(api, body: bytes, query: str = "") -> tuple[int, bytes]:
 
 def test_an_excel_file_in_chunks_is_answered_in_its_own_dialect(served, tmp_path):
     _, api, prepared = served
-    header, rows = tabular_data.read_table(prepared.test)
+    header, rows = public_data.read_table(prepared.test)
     excel = io.StringIO()
     writer = csv.writer(excel, delimiter=";", lineterminator="\r\n")
     writer.writerows([header, *([c.replace(".", ",") for c in r] for r in rows)])

@@ -1,142 +1,36 @@
-"""Real gunicorn (two workers) and a real trainer process sharing a SQLite job queue."""
+"""Real gunicorn (two workers) and a real trainer process sharing a job queue: SQLite, and the
+same training flow on a real redis-server."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import signal
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-from http.client import HTTPException
-from pathlib import Path
 
 import pytest
+import redis
 
 from model_store import ModelStore
-from scripts.harness import Gunicorn, Proc, http, start_trainer, wait_until
 from service.data import datasets
 from service.jobs.queue import JobQueue
 from service.settings import Settings
 from service.training.pipeline import train_model
 from service.training.request import TrainRequest
 from service.training.spec import Hyperparameters, TrainSpec
-from tests.conftest import train
+from tests.support.api import (
+    AUTH,
+    TOKEN,
+    Predicting,
+    finished,
+    serve_within,
+    submit,
+    versions_served,
+)
+from tests.support.harness import Gunicorn, http, start_trainer, wait_until
+from tests.support.stack import Stack
+from tests.support.training import ROWS
 
 pytestmark = pytest.mark.process
-
-TOKEN = "process-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ONE = {"smoking": 0, "obesity": 1, "exercise": 0}
-ROWS = [
-    {"smoking": s, "obesity": o, "exercise": e, "diabetic": int(o and not e)}
-    for s in (0, 1)
-    for o in (0, 1)
-    for e in (0, 1)
-]
-LIMITS = {
-    "NNS_MAX_TRAIN_ROWS": "500",
-    "NNS_MAX_EPOCHS": "200000",
-    "NNS_MAX_LAYERS": "4",
-    "NNS_MAX_LAYER_WIDTH": "64",
-    "NNS_MAX_BODY_BYTES": str(256 * 1024),
-}
-
-
-class Stack:
-    """gunicorn (two workers) and the trainer on one data directory, diabetes trained."""
-
-    def __init__(self, data_dir: Path, **env: str) -> None:
-        self.data_dir, self.env = data_dir, {"NNS_ADMIN_TOKEN": TOKEN, **LIMITS, **env}
-        self.store = ModelStore(data_dir / "models")
-        train(self.store, epochs=300)
-        self.api = Gunicorn(data_dir, data_dir / "gunicorn.log", workers=2, **self.env)
-        self.starts = 0
-        self.trainer = self.start_trainer()
-        self.api.wait_ready()
-
-    def start_trainer(self) -> Proc:
-        self.starts += 1
-        log = self.data_dir / f"trainer{self.starts}.log"
-        return start_trainer(self.data_dir, log, **self.env)
-
-    def stop(self) -> None:
-        self.trainer.stop()
-        self.api.stop()
-
-
-@contextlib.contextmanager
-def running(data_dir: Path, **env: str) -> Iterator[Stack]:
-    stack = Stack(data_dir, **env)
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    env = {"NNS_JOB_HEARTBEAT": "0.2", "NNS_JOB_STALE_AFTER": "2", "NNS_JOB_MAX_REQUEUES": "0"}
-    with running(tmp_path_factory.mktemp("sqlite"), **env) as stack:
-        yield stack
-
-
-def submit(api: Gunicorn, body) -> str:
-    status, headers, answer = http("POST", api.url + "/train", body, AUTH)
-    assert status == 202, answer
-    assert headers["Location"] == f"/train/jobs/{answer['job_id']}"
-    return headers["Location"]
-
-
-def finished(api: Gunicorn, location: str, timeout: float = 60) -> dict:
-    def done():
-        status, _, job = http("GET", api.url + location)
-        assert status == 200, job
-        return job if job["status"] in ("succeeded", "failed", "cancelled") else None
-
-    return wait_until(done, timeout, interval=0.05, what=f"job {location} to finish")
-
-
-def versions_served(api: Gunicorn, n: int = 40, path: str = "/predict", row=ONE) -> set:
-    """Send `n` predictions, 8 at a time (sync workers take one each, so both serve some).
-
-    Return the versions that answered, and "HTTP <status>" for any failure.
-    """
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: http("POST", api.url + path, row), range(n)))
-    return {body["version"] if status == 200 else f"HTTP {status}" for status, _, body in answers}
-
-
-def serve_within(api: Gunicorn, version: int, seconds: float = 2.0) -> float:
-    """Return how long until every worker serves `version`; fail after `seconds`."""
-    started = time.monotonic()
-    wait_until(lambda: versions_served(api) == {version}, seconds, what=f"version {version}")
-    return time.monotonic() - started
-
-
-class Predicting:
-    """A client sending predictions on a thread until stopped; keeps every answer."""
-
-    def __init__(self, api: Gunicorn, path: str = "/predict", row=ONE) -> None:
-        self.answers: list[tuple[int, dict]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(api.url + path, row))
-        self._thread.start()
-
-    def _run(self, url: str, row) -> None:
-        while not self._stop.is_set():
-            try:
-                status, _, body = http("POST", url, row, timeout=5)
-            except (OSError, HTTPException) as exc:  # refused, reset or cut short: failed too
-                status, body = 0, {"error": str(exc)}
-            self.answers.append((status, body))
-
-    def stop(self) -> list[tuple[int, dict]]:
-        self._stop.set()
-        self._thread.join(10)
-        return self.answers
 
 
 def queued_total(api: Gunicorn) -> float:
@@ -145,20 +39,19 @@ def queued_total(api: Gunicorn) -> float:
 
 
 def retrain_and_roll_back(stack: Stack) -> dict:
-    """Retrain diabetes over HTTP, see every worker serve it, roll back, fail a job."""
+    """Retrain diabetes over HTTP, see every worker serve it, roll back, fail a job; return
+    the first job's record."""
     api, old = stack.api, stack.store.current_version("diabetes")
     assert versions_served(api) == {old}
-    started = time.monotonic()
     # Eight rows are too few to hold any out: only "always" replaces a version on them.
     body = {"model": "diabetes", "rows": ROWS, "target": "diabetic", "promote": "always"}
     location = submit(api, body)
     job = finished(api, location)
-    succeeded = time.monotonic()
     assert job["status"] == "succeeded", job
     first, new = job, job["result"]["version"]
     assert new == max(stack.store.versions("diabetes")) > old and job["result"]["promoted"]
     assert job["result"]["metrics"]["rows"] == len(ROWS)
-    reload_seconds = serve_within(api, new)
+    serve_within(api, new)
 
     status, _, answer = http("PUT", api.url + "/models/diabetes/current", {"version": old}, AUTH)
     assert status == 200 and answer["previous"] == new
@@ -181,24 +74,18 @@ def retrain_and_roll_back(stack: Stack) -> dict:
         answers = client.stop()
     assert answers and all(status == 200 and body["version"] == old for status, body in answers)
     assert http("GET", api.url + "/models/broken")[0] == 404
-    return {"round_trip": succeeded - started, "reload": reload_seconds, "job": first}
+    return first
 
 
-def report(capsys, backend: str, timings: dict) -> None:
-    """Print the round trip, split into waiting for the trainer and training, and the reload."""
-    job, stamp = timings["job"], datetime.fromisoformat
-    wait = (stamp(job["started_at"]) - stamp(job["created_at"])).total_seconds()
-    work = (stamp(job["finished_at"]) - stamp(job["started_at"])).total_seconds()
-    with capsys.disabled():
-        print(
-            f"\n{backend}: submit->succeeded {timings['round_trip']:.2f} s (queued {wait:.2f} s, "
-            f"training+publishing {work:.2f} s); succeeded->every worker serves it "
-            f"{timings['reload']:.2f} s"
-        )
+def test_retrain_promote_roll_back_and_a_failing_job_on_sqlite(stack):
+    retrain_and_roll_back(stack)
 
 
-def test_retrain_promote_roll_back_and_a_failing_job_on_sqlite(stack, capsys):
-    report(capsys, "sqlite", retrain_and_roll_back(stack))
+def test_retrain_promote_roll_back_and_a_failing_job_on_redis(tmp_path, start_stack, redis_server):
+    job = retrain_and_roll_back(start_stack(NNS_REDIS_URL=redis_server.url))
+    stored = redis.Redis.from_url(redis_server.url).hget(f"nns:job:{job['job_id']}", "doc")
+    assert b'"status":"succeeded"' in stored  # job state lives in Redis
+    assert not (tmp_path / "jobs.sqlite3").exists()
 
 
 def test_promotions_and_rollbacks_under_load_fail_no_request(stack):

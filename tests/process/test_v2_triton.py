@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from scripts.harness import Gunicorn, http, train_cli
-from tests.web.test_v2_categorical import penguins_csv
+from model_store import ModelStore
+from tests.support.harness import Gunicorn, http, train_cli
+from tests.support.training import ROWS, penguins_csv, train
 
 pytestmark = pytest.mark.process
 
 DIABETES = ["smoking", "obesity", "exercise"]
-ROWS = np.array(list(itertools.product((0, 1), repeat=3)), dtype=np.float32)
+INPUTS = np.array([[row[f] for f in DIABETES] for row in ROWS], dtype=np.float32)  # all 8
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("v2")
-    train_cli(root / "models", "--epochs", "300")
-    train_cli(root / "models", "--epochs", "200", "--seed", "2")  # diabetes v2 is current
-    train_cli(root / "models", "--dataset", "moons", "--hidden", "8", "--epochs", "200")
+    store = ModelStore(root / "models")
+    train(store)
+    train(store, epochs=200, seed=2)  # diabetes v2 is current
+    train(store, "moons", "moons", hidden=[8], epochs=200)
     csv = root / "penguins.csv"
     csv.write_text(penguins_csv())
     small = ("--data", str(csv), "--hidden", "8", "--epochs", "40")
@@ -77,29 +77,29 @@ def test_health_and_metadata(client):
 @pytest.mark.parametrize("binary_in", [True, False], ids=["binary-in", "json-in"])
 @pytest.mark.parametrize("binary_out", [True, False], ids=["binary-out", "json-out"])
 def test_infer_equals_predict_for_batches_and_single_rows(server, client, binary_in, binary_out):
-    want = predict(server, ROWS, DIABETES)
+    want = predict(server, INPUTS, DIABETES)
     outputs = [
         httpclient.InferRequestedOutput(n, binary_data=binary_out) for n in ("probability", "label")
     ]
-    res = client.infer("diabetes", features(ROWS, binary_in), outputs=outputs, request_id="r1")
+    res = client.infer("diabetes", features(INPUTS, binary_in), outputs=outputs, request_id="r1")
     assert res.get_response()["model_version"] == "2" and res.get_response()["id"] == "r1"
     assert res.as_numpy("label").tolist() == [p["label"] for p in want]
     assert res.as_numpy("probability")[:, 0].tolist() == [
         np.float32(p["probability"]) for p in want
     ]
-    single = client.infer("diabetes", features(ROWS[3:4], binary_in), outputs=outputs)
+    single = client.infer("diabetes", features(INPUTS[3:4], binary_in), outputs=outputs)
     assert single.as_numpy("probability").shape == (1, 1)
     assert single.as_numpy("label").tolist() == [want[3]["label"]]
 
 
 def test_pinned_version_and_selected_outputs(server, client):
-    want = predict(server, ROWS, DIABETES, "/models/diabetes/versions/1/predict")
+    want = predict(server, INPUTS, DIABETES, "/models/diabetes/versions/1/predict")
     label = [httpclient.InferRequestedOutput("label", binary_data=False)]
-    res = client.infer("diabetes", features(ROWS, True), model_version="1", outputs=label)
+    res = client.infer("diabetes", features(INPUTS, True), model_version="1", outputs=label)
     assert res.get_response()["model_version"] == "1"
     assert res.as_numpy("probability") is None
     assert res.as_numpy("label").tolist() == [p["label"] for p in want]
-    res = client.infer("diabetes", features(ROWS, False), model_version="1")  # all outputs
+    res = client.infer("diabetes", features(INPUTS, False), model_version="1")  # all outputs
     assert res.as_numpy("probability")[:, 0].tolist() == [
         np.float32(p["probability"]) for p in want
     ]
@@ -126,9 +126,9 @@ def _error(client, model: str, inputs, **kw) -> InferenceServerException:
 
 
 def test_errors_reach_the_client_with_our_message(client):
-    err = _error(client, "nope", features(ROWS, True))
+    err = _error(client, "nope", features(INPUTS, True))
     assert err.status() == "404" and "model 'nope' not found" in err.message()
-    err = _error(client, "diabetes", features(ROWS, True), model_version="9")
+    err = _error(client, "diabetes", features(INPUTS, True), model_version="9")
     assert err.status() == "404" and "no version 9" in err.message()
     err = _error(client, "diabetes", features(np.zeros((2, 4), np.float32), True))
     assert err.status() == "400" and "must have shape [N, 3]" in err.message()
@@ -139,7 +139,7 @@ def test_errors_reach_the_client_with_our_message(client):
     err = _error(client, "diabetes", features(np.array([[0, 2, 0]], np.float32), False))
     assert err.status() == "400" and "accepts only 0 and 1" in err.message()
     bad = [httpclient.InferRequestedOutput("logits")]
-    err = _error(client, "diabetes", features(ROWS, True), outputs=bad)
+    err = _error(client, "diabetes", features(INPUTS, True), outputs=bad)
     assert err.status() == "400" and "is not an output of this model" in err.message()
 
 
@@ -201,7 +201,13 @@ def test_bytes_inputs_and_labels_equal_predict(server, client, model, binary_in,
 
 def test_unknown_category_reaches_the_client_naming_the_allowed_values(client):
     rows = [{**PENGUINS[0], "island": "Atlantis"}]
-    err = _error(client, "penguins", penguin_inputs(True, rows))
+    result = client.infer("penguins", penguin_inputs(True, rows))  # scored as unknown, said so
+    warnings = result.get_response()["parameters"]["warnings"]
+    assert warnings == [
+        "row 0: island: 'Atlantis' was not seen in training; scored as an unknown category "
+        "(the training average)"
+    ]
+    err = _error(client, "penguins", penguin_inputs(True, rows), parameters={"strict": True})
     assert err.status() == "400"
     assert "feature 'island': row 0 is not one of its values" in err.message()
     assert "'Biscoe', 'Dream', 'Torgersen'" in err.message() and "Atlantis" not in err.message()

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.harness import Proc, env_for, free_port, http, wait_until
 from service.settings import Settings
 from service.training.spec import LIMIT_TEXT
+from tests.support.harness import Proc, env_for, free_port, http, wait_until
 
 from . import standins
 from .examples import Example, Mismatch, examples, match_output, output_lines

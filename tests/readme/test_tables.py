@@ -98,26 +98,11 @@ PATH = re.compile(  # a path of this repository, as prose and commands name them
 )
 
 
-# Paths the other branches of issue 18 create (the benchmarks' and the harness's new homes).
-# Until they are merged these may be missing; once one exists, delete it here.
-ARRIVING = {
-    "scripts/bench/bench_serve.py",
-    "scripts/bench/bench_tabular.py", "scripts/bench/bench_train.py", "scripts/bench/real_data.py",
-    "scripts/bench/soak.py", "scripts/bench/tabular_data.py", "scripts/bench/bare_app.py",
-    "scripts/bench/wrk/post.lua",
-}  # fmt: skip
-
-
 @pytest.mark.parametrize("doc", ["README.md", *sorted(DOCS)])
 def test_every_path_named_exists(doc):
     text = README if doc == "README.md" else DOCS[doc]
     missing = {p for p in PATH.findall(text) if "{" not in p and not (ROOT / p).exists()}
-    assert not missing - ARRIVING, f"{doc} names paths that do not exist: {missing - ARRIVING}"
-
-
-def test_arriving_paths_are_still_on_their_way():
-    arrived = sorted(p for p in ARRIVING if (ROOT / p).exists())
-    assert not arrived, f"these exist now: delete them from ARRIVING: {arrived}"
+    assert not missing, f"{doc} names paths that do not exist: {missing}"
 
 
 # -- the rule examples are held to can fail ----------------------------------------------

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from scripts.harness import ROOT, env_for, free_port, http
+from tests.support.harness import ROOT, env_for, free_port, http
 
 SCRIPT = ROOT / "scripts" / "serve.py"
 

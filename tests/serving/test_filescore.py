@@ -76,19 +76,39 @@ def test_the_answers_are_those_of_a_json_batch_and_every_cell_is_echoed(predicto
     out = scored(predictor, text(HEADER, body)).decode()
     table = list(csv.reader(io.StringIO(out)))
     classes = [f"probability_{c}" for c in predictor.classes]
-    assert table[0] == [*HEADER.split(","), "label", *classes]
+    assert table[0] == [*HEADER.split(","), "label", *classes, "warnings"]
     assert [r[:7] for r in table[1:]] == body
-    X, _ = predictor.parse(json.dumps({"instances": json_rows(HEADER, body)}).encode())
+    assert {r[-1] for r in table[1:]} == {""}
+    X, *_ = predictor.parse(json.dumps({"instances": json_rows(HEADER, body)}).encode())
     expected = predictor.predictions(X)
     assert [r[7] for r in table[1:]] == [e["label"] for e in expected]
-    got = np.array([[float(v) for v in r[8:]] for r in table[1:]])
+    got = np.array([[float(v) for v in r[8:-1]] for r in table[1:]])
     np.testing.assert_allclose(got, [e["probabilities"] for e in expected], rtol=1e-12)
+
+
+def test_a_category_never_seen_is_scored_as_predict_scores_it_with_a_warning(predictor):
+    body = rows(4, seed=4)
+    body[2][0] = "Mars"  # an island never seen in training
+    out = scored(predictor, text(HEADER, body)).decode()
+    table = list(csv.reader(io.StringIO(out)))
+    warning = "island: 'Mars' was not seen in training; scored as an unknown category"
+    assert [r[-1].startswith(warning) for r in table[1:]] == [False, False, True, False]
+    instances = json.dumps({"instances": json_rows(HEADER, body)}).encode()
+    X, _, notes = predictor.parse(instances, strict=False)
+    expected = predictor.predictions(X)
+    got = [[float(v) for v in r[8:-1]] for r in table[1:]]
+    np.testing.assert_allclose(got, [e["probabilities"] for e in expected], rtol=1e-12)
+    answer = json.loads(scored(predictor, text(HEADER, body), as_csv=False))
+    assert answer["predictions"][2]["warnings"] == notes[2]
+    assert "warnings" not in answer["predictions"][1]
+    strict = scored(predictor, text(HEADER, body.copy()[:2]), strict=True).decode()
+    assert strict.splitlines()[0].endswith("probability_s2")  # no warnings column when strict
 
 
 def test_json_answers_are_the_batch_predict_shape(predictor):
     body = rows(5, seed=2)
     out = json.loads(scored(predictor, text(HEADER, body), as_csv=False))
-    X, _ = predictor.parse(json.dumps({"instances": json_rows(HEADER, body)}).encode())
+    X, *_ = predictor.parse(json.dumps({"instances": json_rows(HEADER, body)}).encode())
     assert out == {"model": "birds", "version": 1, "predictions": predictor.predictions(X)}
 
 
@@ -130,7 +150,7 @@ def test_every_problem_is_located_by_line_and_column(predictor):
     lines = text(HEADER, body).splitlines()
     lines.insert(8, "Dream,male")  # line 9: too few cells
     with pytest.raises(InvalidInput) as caught:
-        scored(predictor, "\n".join(lines) + "\n")
+        scored(predictor, "\n".join(lines) + "\n", strict=True)
     found = [d["msg"] for d in caught.value.details]
     assert found == [
         "line 9: expected 7 cells, found 2",

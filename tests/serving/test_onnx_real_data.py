@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
-from scripts import tabular_data
 from service.serving.onnx_export import to_bytes
 from service.serving.onnx_inputs import takes_text
 from service.serving.predictor import Predictor
 from service.training.pipeline import run
 from service.training.request import TrainRequest
 from service.web.app import create_app
+from tests.support import public_data
 from tests.support.onnx_checks import answers, assert_same, feeds, reference, session
 from tests.support.onnx_checks import run as run_graph
 
-DATASETS = list(tabular_data.DATASETS)
+DATASETS = list(public_data.DATASETS)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,8 @@ def trained(tmp_path_factory):
     store = ModelStore(root / "models")
     prepared = {}
     for name in DATASETS:
-        p = prepared[name] = tabular_data.prepare(name, root / "data")
-        header, _ = tabular_data.read_table(p.train)
+        p = prepared[name] = public_data.prepare(name, root / "data")
+        header, _ = public_data.read_table(p.train)
         # nns-train names a column with an empty header by its position
         exclude = [c.strip() or f"column_{header.index(c) + 1}" for c in p.exclude]
         request = TrainRequest(
@@ -45,15 +45,15 @@ def trained(tmp_path_factory):
     return store, prepared, app.test_client()
 
 
-def held_out_rows(prepared: tabular_data.Prepared, model: Predictor) -> list[dict]:
+def held_out_rows(prepared: public_data.Prepared, model: Predictor) -> list[dict]:
     """Held-out rows as a client sends them: numbers, text, None for a missing cell."""
-    header, rows = tabular_data.read_table(Path(prepared.test))
+    header, rows = public_data.read_table(Path(prepared.test))
     out = []
     for cells in rows:
         row = {}
         for spec in model.meta.features:
             cell = cells[header.index(spec.name)]
-            if tabular_data.is_missing(cell):
+            if public_data.is_missing(cell):
                 row[spec.name] = None
             else:
                 numbers = spec.type == "numeric" or spec.zero_one

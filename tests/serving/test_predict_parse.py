@@ -11,66 +11,7 @@ from pydantic import ValidationError
 
 from service.errors import ServiceError as ApiError
 from service.errors import from_validation
-
-ROW = '{"smoking": 0, "obesity": 1, "exercise": 0}'
-DIABETES = [
-    ROW,
-    ' \n{ "exercise" : 1 , "smoking":1,"obesity" :0 }\t',
-    '{"smoking": 1.0, "obesity": -0.0, "exercise": 1e0}',
-    '{"smoking": 0, "smoking": 1, "obesity": 1, "exercise": 0}',
-    '{"smoking": 0, "obesity": 1, "exercise": 0, "instances": []}',
-    '{"smoking": 0, "obesity": 1, "exercise": "instances"}',
-    '{"smoking": 0, "obesity": 1}',
-    '{"smoking": 0, "obesity": 1, "exercise": 0, "age": 3}',
-    '{"smoking": 2, "obesity": 1, "exercise": 0}',
-    '{"smoking": 0.5, "obesity": 1, "exercise": 0}',
-    '{"smoking": true, "obesity": 1, "exercise": 0}',
-    '{"smoking": "1", "obesity": 1, "exercise": 0}',
-    '{"smoking": null, "obesity": 1, "exercise": 0}',
-    '{"smoking": NaN, "obesity": 1, "exercise": 0}',
-    '{"smoking": Infinity, "obesity": 1, "exercise": 0}',
-    '{"smoking": [0], "obesity": 1, "exercise": 0}',
-    f'{{"instances": [{ROW}, {ROW}]}}',
-    '{"instances": [{"smoking": 1.0, "obesity": -0.0, "exercise": 0.0}]}',
-    '{"instances": [{"smoking": true, "obesity": 0, "exercise": 0}]}',
-    '{"instances": [{"smoking": 1, "obesity": 0, "exercise": 1.5}]}',
-    f'{{"\\u0069nstances": [{ROW}]}}',
-    f'{{"instances": [{ROW}], "instances": [{ROW}, {ROW}]}}',
-    f'{{"instances": [{ROW}], "extra": 1}}',
-    f'{{"instances": [{ROW}, {{"smoking": 0}}]}}',
-    f'{{"instances": [{ROW}, {{"smoking": 0, "obesity": 1, "exercise": 7}}]}}',
-    f'{{"instances": [{ROW}, [0, 1, 0]]}}',
-    f'{{"instances": [{ROW}, "row"]}}',
-    '{"instances": []}',
-    '{"instances": {}}',
-    '{"instances": null}',
-    f'{{"instances": [{ROW}]' + "]",
-    f'{{"instances": [{", ".join([ROW] * 51)}]}}',
-    f"[{ROW}]",
-    '"instances"',
-    "{}",
-    "",
-    "null",
-    "{",
-    '{"smoking": 0, "obesity": 1, "exercise": 0} {}',
-    b'{"smoking": 0, "obesity": 1, "exercise": 0, "\xff": 1}',
-]
-MOONS = [
-    '{"instances": [{"x1": 18446744073709551615, "x2": -9223372036854775808}]}',
-    '{"instances": [{"x1": 18446744073709551616, "x2": 0}]}',
-    '{"instances": [{"x1": 9007199254740993, "x2": 5e-324}, {"x1": -0.0, "x2": 1e308}]}',
-    '{"instances": [{"x1": 1.7976931348623157e308, "x2": 1e309}]}',
-    '\ufeff{"instances": [{"x1": 1, "x2": 2}]}',
-    '{"x1": 0.25, "x2": -1}',
-    '{"x1": 1e308, "x2": -1e-300}',
-    '{"x1": 1e309, "x2": 0}',
-    '{"x1": 12345678901234567890123, "x2": 0}',
-    '{"x1": -0, "x2": 0.1}',
-    '{"x1": "0.1", "x2": 0}',
-    '{"instances": [{"x1": 0.25, "x2": -1}, {"x2": 3, "x1": 4.5}]}',
-    '{"instances": [{"x1": 0.25, "x2": -1}, {"x1": false, "x2": 0}]}',
-    '{"instances": [{"x1": 0.25, "x2": -1}, {"x1": -Infinity, "x2": 0}]}',
-]
+from tests.support.predict_bodies import DIABETES, MOONS
 
 
 def _reference(predictor, body: bytes):

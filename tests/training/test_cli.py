@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from model_store import ModelStore
-from scripts.harness import ROOT
+from tests.support.harness import ROOT
 
 TRAIN = [sys.executable, str(ROOT / "scripts" / "train.py")]
 

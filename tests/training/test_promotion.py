@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from model_store import ModelStore
-from scripts.harness import ROOT
 from service.data import datasets
 from service.data.dataset import Dataset
 from service.training.metadata import Baseline, Metrics, Scores
 from service.training.pipeline import train_model
 from service.training.promotion import decide
 from service.training.spec import Hyperparameters, TrainSpec
+from tests.support.harness import ROOT
 
 PARAMS = Hyperparameters(hidden=[16], epochs=300, learning_rate=0.01, batch_size=None)
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import time
+import re
+import shutil
 
 import numpy as np
 import pytest
 from openapi_spec_validator import validate
 
 from service.web.app import create_app
-from tests.conftest import train
+from tests.support.harness import wait_until
+from tests.support.training import train
 
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
@@ -23,14 +25,34 @@ def test_live_and_ready(client):
 
 
 def test_not_ready_without_default_model(tmp_path):
-    app = create_app({"data_dir": tmp_path, "model_store": tmp_path / "empty"})
-    resp = app.test_client().get("/health/ready")
-    assert resp.status_code == 503
-    body = resp.get_json()
-    assert body["status"] == "unavailable"
-    assert "diabetes" in body["problems"][0] and "train" in body["problems"][0]
-    resp = app.test_client().post("/predict", json=ROW)
-    assert resp.status_code == 404 and resp.get_json()["code"] == "not_found"
+    settings = {"data_dir": tmp_path, "model_store": tmp_path / "empty"}
+    for configured, says in [("diabetes", "'diabetes' is not in the store"), (None, "no model")]:
+        app = create_app({**settings, "default_model": configured})
+        resp = app.test_client().get("/health/ready")
+        assert resp.status_code == 503
+        body = resp.get_json()
+        assert body["status"] == "unavailable"
+        assert says in body["problems"][0] and "train" in body["problems"][0]
+        resp = app.test_client().post("/predict", json=ROW)
+        assert resp.status_code == 404 and resp.get_json()["code"] == "not_found"
+
+
+def test_without_a_default_model_the_stores_own_models_decide(tmp_path, store):
+    """A store without diabetes and no NNS_DEFAULT_MODEL: ready once its models load; POST
+    /predict is the only model's, or a 404 that names the models."""
+    only_moons = tmp_path / "own"
+    only_moons.mkdir()
+    shutil.copytree(store.root / "moons", only_moons / "moons")
+    client = create_app({"data_dir": tmp_path, "model_store": only_moons}).test_client()
+    assert client.get("/health/ready").status_code == 200
+    resp = client.post("/predict", json={"x1": 0.5, "x2": 0.1})
+    assert resp.status_code == 200 and resp.get_json()["model"] == "moons"
+    assert client.get("/models").get_json()["default_model"] == "moons"
+    both = create_app({"data_dir": tmp_path, "model_store": store.root}).test_client()
+    assert both.get("/health/ready").status_code == 200
+    resp = both.post("/predict", json=ROW)
+    assert resp.status_code == 404 and "diabetes, moons" in resp.get_json()["error"]
+    assert both.post("/models/diabetes/predict", json=ROW).status_code == 200
 
 
 def test_single_prediction_names_model_and_version(client):
@@ -69,8 +91,7 @@ def test_predictions_equal_the_network_on_standardised_input(app, client, store)
 
 def test_pinned_version_and_current(client, store):
     train(store, epochs=50, seed=7)  # version 2 becomes current
-    time.sleep(0.06)
-    assert client.post("/predict", json=ROW).get_json()["version"] == 2
+    wait_until(lambda: served(client) == 2, 10, what="the app to load version 2")
     assert client.post("/models/diabetes/versions/1/predict", json=ROW).get_json()["version"] == 1
     assert client.post("/models/diabetes/predict", json=ROW).get_json()["version"] == 2
 
@@ -119,22 +140,36 @@ def test_admin_endpoints_disabled_without_token(settings_dict):
     assert resp.status_code == 503 and "NNS_ADMIN_TOKEN" in resp.get_json()["error"]
 
 
+def served(client) -> int:
+    return client.post("/predict", json=ROW).get_json()["version"]
+
+
+def load_failures(client) -> float:
+    """Return the process's count of diabetes versions that failed to load (shared by tests)."""
+    text = client.get("/metrics").get_data(as_text=True)
+    found = re.search(r'^nns_model_load_failures_total\{model="diabetes"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def test_hot_reload_and_refusal_of_a_corrupt_version(client, store):
     train(store, epochs=50, seed=5)
-    time.sleep(0.06)
-    assert client.post("/predict", json=ROW).get_json()["version"] == 2
+    wait_until(lambda: served(client) == 2, 10, what="the app to load version 2")
     # Version 3 is published and then damaged on disk: it must be refused, 2 keeps serving.
+    failures = load_failures(client)
     train(store, epochs=50, seed=6)
     weights = store.root / "diabetes" / "3" / "weights.npz"
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
-    time.sleep(0.06)
-    assert client.post("/predict", json=ROW).get_json()["version"] == 2
+    wait_until(
+        lambda: client.get("/health/ready").get_json()["status"] == "degraded",
+        10,
+        what="the app to refuse version 3",
+    )
+    assert served(client) == 2
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.get_json()["status"] == "degraded"
     assert "version 3" in ready.get_json()["problems"][0]
     assert "version 3" in client.get("/models/diabetes").get_json()["load_error"]
-    metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'nns_model_load_failures_total{model="diabetes"} 1.0' in metrics
+    assert load_failures(client) == failures + 1
 
 
 def test_fresh_app_falls_back_to_newest_loadable_version(settings_dict, store):

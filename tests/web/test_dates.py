@@ -6,18 +6,18 @@ from __future__ import annotations
 import pytest
 
 from model_store import ModelStore
-from scripts import tabular_data
-from scripts.tabular_data import Source
 from service.data.csvfile import read_csv_text
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
+from tests.support import pypi_files
+from tests.support.pypi_files import Source
 
 NYSE = Source(
-    *tabular_data.ISLP,
+    *pypi_files.ISLP,
     "ISLP/data/NYSE.csv",
     "4bb3e2e9872b2f7e6e8701afb8873cd9f4b7e66ee0b1ba62c116ff2b3a2eec60",
-    tabular_data.ISLP_LICENSE,
+    pypi_files.ISLP_LICENSE,
 )
 ROWS = [
     {"date": "1987-01-02", "day_of_week": "fri", "DJ_return": 0.01, "log_volatility": -11.0},
@@ -29,7 +29,7 @@ ROWS = [
 def client(tmp_path_factory):
     root = tmp_path_factory.mktemp("dates")
     store = ModelStore(root / "models")
-    text = tabular_data.read_member(NYSE).decode("utf-8")
+    text = pypi_files.read_member(NYSE).decode("utf-8")
     data = read_csv_text(text, "log_volume", exclude=("train",))
     params = Hyperparameters(hidden=[8], epochs=5, learning_rate=0.01)
     train_model(TrainSpec(model="nyse", hyperparameters=params, promote="always"), data, store)

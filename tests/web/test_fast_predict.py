@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.serving.test_predict_parse import DIABETES, MOONS
+from tests.support.predict_bodies import DIABETES, MOONS
 
 PATHS = {
     "diabetes": ["/predict", "/models/diabetes/predict", "/models/diabetes/versions/1/predict"],

@@ -13,18 +13,13 @@ import pytest
 from huey import RedisHuey
 from openapi_spec_validator import validate
 
-from scripts.harness import free_port, wait_until
 from service.jobs.queue import JobQueue
 from service.jobs.trainer import Trainer
 from service.web.app import create_app
-from tests.conftest import TOKEN, train
+from tests.support.api import TOKEN
+from tests.support.harness import free_port, wait_until
+from tests.support.training import ROWS, train
 
-ROWS = [
-    {"smoking": s, "obesity": o, "exercise": e, "diabetic": int(o and not e)}
-    for s in (0, 1)
-    for o in (0, 1)
-    for e in (0, 1)
-]
 LIMITS = {"max_train_rows": 20, "max_epochs": 5000, "max_layers": 2, "max_layer_width": 16}
 
 
@@ -250,7 +245,11 @@ def test_a_body_over_the_size_limit_is_413(client, auth, jobs, settings_dict):
     assert jobs.pending() == 0
 
 
-@pytest.mark.parametrize("job_id", [uuid.uuid4().hex, "not-a-job", "A" * 32, "0" * 33])
+# Parameters are fixed, not drawn: pytest-xdist's workers must collect the same test ids.
+UNKNOWN_ID = "0123456789abcdef" * 2  # well-formed, never issued
+
+
+@pytest.mark.parametrize("job_id", [UNKNOWN_ID, "not-a-job", "A" * 32, "0" * 33])
 def test_unknown_or_malformed_job_ids_are_404(client, auth, jobs, job_id):
     assert client.get(f"/train/jobs/{job_id}").status_code == 404
     assert client.delete(f"/train/jobs/{job_id}", headers=auth).status_code == 404

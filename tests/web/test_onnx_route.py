@@ -68,7 +68,7 @@ def test_without_the_onnx_package_the_service_runs_and_the_route_is_a_503(store,
         "client = create_app({'data_dir': sys.argv[1], 'model_store': sys.argv[2]}).test_client()\n"
         "onnx = client.get('/models/diabetes/versions/1/onnx')\n"
         "row = {'smoking': 0, 'obesity': 1, 'exercise': 0}\n"
-        "predict = client.post('/predict', json=row)\n"
+        "predict = client.post('/models/diabetes/predict', json=row)\n"
         "print(json.dumps([onnx.status_code, onnx.get_json(), predict.status_code]))\n"
     )
     done = subprocess.run(

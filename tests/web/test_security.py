@@ -18,23 +18,17 @@ import pytest
 from flask import Flask
 from werkzeug.debug import DebuggedApplication
 
-from scripts.harness import Gunicorn, http, train_cli
 from service.jobs.queue import JsonSerializer, make_huey
 from service.settings import Settings, get_settings
 from service.web.app import create_app
 from service.web.auth import is_secured
 from service.web.openapi import operations as app_operations
-from tests.conftest import TOKEN
+from tests.support.api import ONE, TOKEN
+from tests.support.harness import Gunicorn, http, train_cli
+from tests.support.training import ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "service", ROOT / "model_store", ROOT / "scripts"]
-ONE = {"smoking": 0, "obesity": 1, "exercise": 0}
-ROWS = [
-    {"smoking": s, "obesity": o, "exercise": e, "diabetic": int(o and not e)}
-    for s in (0, 1)
-    for o in (0, 1)
-    for e in (0, 1)
-]
 
 
 def shipped_sources() -> list[Path]:
@@ -405,6 +399,7 @@ def env_client(tmp_path, store, monkeypatch):
         monkeypatch.setenv("NNS_DATA_DIR", str(tmp_path))
         monkeypatch.setenv("NNS_MODEL_STORE", str(store.root))
         monkeypatch.setenv("NNS_ADMIN_TOKEN", TOKEN)
+        monkeypatch.setenv("NNS_DEFAULT_MODEL", "diabetes")
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         get_settings.cache_clear()

@@ -25,27 +25,10 @@ from service.serving.v2.tensors import strings_from_bytes
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
+from tests.support.training import SPECIES, penguins_csv
 
 HEADER = "Inference-Header-Content-Length"
-SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
-ISLANDS = ["Biscoe", "Dream", "Torgersen"]
 FEATURES = ["island", "sex", "bill", "diet"]  # the CSV's order, without the targets
-
-
-def penguins_csv() -> str:
-    """60 rows: species follows bill and island; `big` is Yes/No; gaps in bill and diet."""
-    rng = np.random.default_rng(4)
-    lines = ["species,island,sex,bill,diet,big,mass"]
-    for i in range(60):
-        k = i % 3
-        island = ISLANDS[(k + (i // 9)) % 3]
-        sex = ("female", "male")[(i // 2) % 2]
-        bill = "NA" if i % 7 == 0 else f"{38 + 5 * k + rng.normal():.1f}"
-        diet = "" if i % 5 == 0 else ("fish", "krill")[(i // 4) % 2]
-        big = "Yes" if k == 2 or sex == "male" else "No"
-        mass = f"{3000 + 400 * k + (300 if sex == 'male' else 0) + 50 * rng.normal():.0f}"
-        lines.append(",".join([SPECIES[k], island, sex, bill, diet, big, mass]))
-    return "\n".join(lines) + "\n"
 
 
 # JSON rows with booleans: `answer` is a category of two booleans and a word; the target is
@@ -353,9 +336,11 @@ def test_booleans_travel_as_bool_or_as_true_and_false(client):
     res = result(post(client, "flags", {"inputs": inputs}))
     assert res.as_numpy("label").tolist() == [mixed[0]["label"]]
     inputs[0] = tensor("answer", [1], "BYTES", ["True"])
-    resp = post(client, "flags", {"inputs": inputs})
+    resp = post(client, "flags", {"inputs": inputs, "parameters": {"strict": True}})
     assert resp.status_code == 400
     assert "it accepts only one of 'maybe', 'false', 'true'" in resp.get_json()["error"]
+    resp = post(client, "flags", {"inputs": inputs})  # not strict: scored as unknown, said so
+    assert resp.status_code == 200 and "answer: 'True' was not seen" in str(resp.get_json())
 
 
 def test_all_numeric_nullable_model_reads_nan_as_missing(client):
@@ -463,7 +448,8 @@ BAD = {
 
 @pytest.mark.parametrize("body, message", BAD.values(), ids=BAD.keys())
 def test_bad_text_inputs_are_400_naming_the_input(client, body, message):
-    resp = post(client, "penguins", body)
+    # strict: a value never seen in training is refused too (else it is scored as unknown).
+    resp = post(client, "penguins", {**body, "parameters": {"strict": True}})
     assert resp.status_code == 400, resp.get_data(as_text=True)
     err = resp.get_json()
     assert message in err["error"]
@@ -495,7 +481,7 @@ BAD_BINARY = {
 @pytest.mark.parametrize("island, message", BAD_BINARY.values(), ids=BAD_BINARY.keys())
 def test_bad_binary_bytes_are_400_naming_the_input(client, island, message):
     inputs = [(n, dt, island if n == "island" else raw) for n, dt, raw in binary_inputs()]
-    body, headers = binary_body(inputs)
+    body, headers = binary_body(inputs, parameters={"strict": True})
     resp = post(client, "penguins", body, headers)
     assert resp.status_code == 400, resp.get_data(as_text=True)
     err = resp.get_json()
@@ -537,3 +523,24 @@ def test_bytes_elements_read_as_tritonclient_writes_them():
     texts = strings_from_bytes(b"xx" + raw, 2, len(raw), [2, 2], "input 'x'", [])
     assert texts.shape == (2, 2) and texts.ravel().tolist() == words.tolist()
     assert framed(words.tolist()) == raw
+
+
+def test_an_unknown_category_is_scored_at_the_average_with_a_warning_naming_its_row(client):
+    body = replaced(
+        "island", tensor("island", [5], "BYTES", ["Biscoe", "Atlantis", "Dream", "Dream", "Dream"])
+    )
+    resp = post(client, "penguins", body)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    warnings = resp.get_json()["parameters"]["warnings"]
+    assert len(warnings) == 1 and warnings[0].startswith("row 1: island: 'Atlantis' was not seen")
+    # The same rows over /predict: the same answer for the unknown row, with its warning.
+    rows = [dict(zip([t["name"] for t in body["inputs"]], vals, strict=True))
+            for vals in zip(*[t["data"] for t in body["inputs"]], strict=True)]  # fmt: skip
+    missing = ("", math.nan)  # V2's missing text and numbers; null in JSON
+    rows = [{k: (None if v in missing or v != v else v) for k, v in r.items()} for r in rows]
+    answer = client.post("/models/penguins/predict", json={"instances": rows}).get_json()
+    assert "warnings" in answer["predictions"][1] and "warnings" not in answer["predictions"][0]
+    labels = result(resp).as_numpy("label").tolist()
+    assert [x.decode() if isinstance(x, bytes) else x for x in labels] == [
+        p["label"] for p in answer["predictions"]
+    ]

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from ...errors import BadRequest, validation_details
 from ..jsonio import dumps
-from ..predictor import NonFiniteOutput, Predictor
+from ..predictor import NonFiniteOutput, Predictor, warnings
 from . import binary, outputs
 from .inputs import feature_matrix
 from .schemas import InferRequest
@@ -32,13 +32,25 @@ def parse(header: bytes, has_binary_header: bool) -> InferRequest:
 
 
 def infer(
-    predictor: Predictor, body: bytes, header_length: str | None, max_batch: int
+    predictor: Predictor,
+    body: bytes,
+    header_length: str | None,
+    max_batch: int,
+    strict_categories: bool = False,
 ) -> tuple[bytes, dict[str, str], int]:
-    """Answer one infer body; return (response body, extra headers, rows predicted)."""
+    """Answer one infer body; return (response body, extra headers, rows predicted).
+
+    `strict_categories`: refuse values never seen in training unless the request says.
+    """
     header, raw = binary.split(body, header_length)
     request = parse(header, header_length is not None)
     chosen = outputs.select(request, predictor)
-    X = feature_matrix(request.inputs, raw, predictor.feature_set, max_batch, signature(predictor))
+    asked = request.parameters.strict if request.parameters else None
+    strict = strict_categories if asked is None else asked
+    X, unknowns = feature_matrix(
+        request.inputs, raw, predictor.feature_set, max_batch, signature(predictor), strict
+    )
+    X = predictor.at_average(X, unknowns)
     try:
         out = predictor.outputs(X)
     except NonFiniteOutput as exc:  # V2 answers every bad request with 400
@@ -47,6 +59,11 @@ def infer(
     head = {"model_name": predictor.name, "model_version": str(predictor.version)}
     if request.id is not None:
         head["id"] = request.id
+    if unknowns:  # V2 has no per-row answer object: the warnings name their rows
+        found = warnings(unknowns)
+        head["parameters"] = {
+            "warnings": [f"row {r}: {w}" for r in sorted(found) for w in found[r]]
+        }
     reply, chunks = outputs.encode(head, tensors, chosen)
     response, headers = binary.join(dumps(reply), chunks)
     return response, headers, len(X)

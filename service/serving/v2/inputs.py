@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...data.features import FeatureError, FeatureSet
+from ...data.features import FeatureError, FeatureSet, Unknown
 from .schemas import RequestInput
 from .signature import FeatureInput, Signature
 from .tensors import from_bytes, from_json, invalid, shape_text
@@ -19,8 +19,10 @@ def feature_matrix(
     features: FeatureSet,
     max_batch: int,
     sig: Signature,
-) -> np.ndarray:
-    """Return the model input X: (n, width) from the input tensors; `raw` is the binary section.
+    strict: bool = False,
+) -> tuple[np.ndarray, list[Unknown]]:
+    """Return the model input X: (n, width) from the input tensors, and the values never seen
+    in training (NaN in X; refused when `strict`); `raw` is the binary section.
 
     Values are checked and encoded by the feature rule, as /predict's are.
     """
@@ -42,15 +44,17 @@ def feature_matrix(
             with np.errstate(over="ignore"):  # FP64 values too large for FP32 became inf
                 X = arrays[0].astype(np.float64)
             if features.numeric:
-                return features.check_matrix(X)
+                return features.check_matrix(X), []
             # Nullable numeric features: NaN is a missing value, imputed by the feature rule.
-            return features.encode([X[:, j] for j in range(X.shape[1])])
+            return features.encode([X[:, j] for j in range(X.shape[1])]), []
         by_name = {
             inp.name: (i, inp.datatype, values.reshape(n))
             for i, (inp, values) in enumerate(zip(inputs, arrays, strict=True))
         }
         columns = [_column(f, *by_name[f.name][1:]) for f in sig.inputs]
-        return features.encode(columns)
+        if strict:
+            return features.encode(columns), []
+        return features.encode_lenient(columns)
     except FeatureError as exc:
         p = exc.problems[0]
         if matrix:
@@ -68,9 +72,11 @@ def _column(feature: FeatureInput, datatype: str, values: np.ndarray):
     if feature.numbers:
         return values  # numbers (BOOL as 0 and 1); NaN is missing for a nullable feature
     if datatype == "BYTES":
-        # Unknown text stays text: it equals none of the feature's values, so the rule flags it.
+        # Unknown text stays text: it equals none of the feature's values, so the rule scores it
+        # as unknown (or refuses it when strict).
         text = feature.text or {}
-        return [text.get(t, t) for t in values.tolist()]
+        # "" is the missing value: refused where training had none, as null is on /predict.
+        return [None if t == "" and "" not in text else text.get(t, t) for t in values.tolist()]
     if datatype == "BOOL":
         return values.astype(bool).tolist()
     column = values.astype(np.float64).tolist()  # number-valued categories
@@ -87,7 +93,7 @@ def _not_a_value(feature: FeatureInput, rows: list[int], column: list) -> str:
         f"{'are' if len(rows) > 1 else 'is'} not one of its values; it accepts only one of "
         f"{feature.allowed()}"
     )
-    if not feature.spec.nullable and any(column[r] == "" for r in rows):
+    if not feature.spec.nullable and any(column[r] is None for r in rows):
         message += " (it had no missing values in training, so an empty string is refused)"
     return message
 

@@ -27,6 +27,11 @@ def declared(predictor: Predictor) -> list[dict]:
     ]
 
 
+def _shown(name: str) -> str:
+    """Quote a client's output name in an error, cut short: JSON-escaped, never markup."""
+    return repr(name if len(name) <= 40 else name[:37] + "...")
+
+
 def select(request: InferRequest, predictor: Predictor) -> list[tuple[str, bool]]:
     """Return (output name, send as binary) for each output the request asks for, in its order."""
     names = [t["name"] for t in declared(predictor)]
@@ -36,9 +41,10 @@ def select(request: InferRequest, predictor: Predictor) -> list[tuple[str, bool]
     chosen: list[tuple[str, bool]] = []
     for i, out in enumerate(request.outputs):
         loc = ["outputs", i]
-        if out.name not in names:  # the name is not echoed: it is the client's text
+        if out.name not in names:
             raise invalid(
-                f"output {i} is not an output of this model; its outputs are {', '.join(names)}",
+                f"output {_shown(out.name)} (outputs[{i}]) is not an output of this model; its "
+                f"outputs are {', '.join(names)}",
                 [*loc, "name"],
             )
         if any(name == out.name for name, _ in chosen):

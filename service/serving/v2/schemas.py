@@ -14,7 +14,10 @@ Dim = Annotated[StrictInt, Field(ge=0)]
 
 
 class Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request object: members the protocol's schema does not name are ignored, as its
+    schema allows them (a client of a newer protocol version keeps working)."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class Parameters(BaseModel):
@@ -38,6 +41,11 @@ class OutputParameters(Parameters):
 class RequestParameters(Parameters):
     binary_data_output: StrictBool | None = Field(
         None, description="Default of `binary_data` for every output."
+    )
+    strict: StrictBool | None = Field(
+        None,
+        description="Refuse a text value never seen in training (400) instead of scoring it as "
+        "unknown with a warning in the response's parameters (default: NNS_STRICT_CATEGORIES).",
     )
 
 
@@ -89,6 +97,9 @@ class InferResponse(BaseModel):
     model_name: str
     model_version: str
     id: str | None = Field(None, description="The request's id, when it had one.")
+    parameters: dict[str, Any] | None = Field(
+        None, description="`warnings`: the values never seen in training, by row."
+    )
     outputs: list[ResponseOutput]
 
 

@@ -66,6 +66,8 @@ def from_json(data: list, datatype: str, shape: list[int], label: str, loc: list
             loc,
         )
     kinds = JSON_KINDS.get(datatype, "biu")
+    if values.dtype.kind == "O" and "f" in kinds:
+        values = _whole_numbers(values)  # integers beyond 64 bits, as /predict takes them
     if values.size and values.dtype.kind not in kinds:
         raise invalid(f"{label}: {datatype} data must hold {KIND_TEXT[kinds]}", loc)
     dtype = DTYPES[datatype]
@@ -75,6 +77,22 @@ def from_json(data: list, datatype: str, shape: list[int], label: str, loc: list
             raise invalid(f"{label}: a value is out of range for {datatype}", loc)
     with np.errstate(all="ignore"):  # FP64 values too large for FP32 become inf, refused later
         return values.astype(dtype, copy=False).reshape(shape)
+
+
+def _whole_numbers(values: np.ndarray) -> np.ndarray:
+    """Return an object array of Python numbers as float64 (beyond its range: infinite, which
+    the feature rule refuses as /predict does); anything else unchanged."""
+    flat = values.reshape(-1).tolist()
+    if not all(type(v) in (int, float) for v in flat):
+        return values
+    return np.array([_float(v) for v in flat], dtype=np.float64).reshape(values.shape)
+
+
+def _float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def from_bytes(

@@ -26,9 +26,16 @@ def ready():
 
 
 def readiness() -> Health:
-    """Return "ok" when every model (the default included) has a version to serve."""
-    reg = registry()
-    names = set(reg.current) | set(reg.errors) | {settings().default_model}
+    """Return "ok" when every model (the default included) has a version to serve.
+
+    The models are those with a CURRENT in the store (a store of never-promoted versions only
+    has none yet), and NNS_DEFAULT_MODEL when it is set.
+    """
+    reg, default = registry(), settings().default_model
+    names = set(reg.current) | set(reg.errors) | ({default} if default else set())
+    if not names:
+        problem = "the store has no model: train one (nns-train or POST /train)"
+        return Health(status="unavailable", models={}, problems=[problem])
     models, problems = {}, []
     for name in sorted(names):
         predictor = reg.current.get(name)

@@ -5,11 +5,20 @@ from pydantic import ValidationError
 
 from model_store import ModelNotFound, StoreError, validate_name
 
-from ...errors import from_validation
+from ...errors import NotFound, from_validation
 from ...serving.export import exporter
 from ...training.metadata import ModelMeta
 from ..auth import admin_required
-from ..http import current_version, json_body, path_version, registry, respond, settings, store
+from ..http import (
+    current_version,
+    default_model,
+    json_body,
+    path_version,
+    registry,
+    respond,
+    settings,
+    store,
+)
 from ..openapi import describe
 from ..schemas import (
     ModelCard,
@@ -38,7 +47,11 @@ def model_list() -> ModelList:
             error=reg.errors.get(name),
         )
         out.append(summary)
-    return ModelList(models=out, default_model=settings().default_model)
+    try:
+        default = default_model(settings().default_model, registry().current)
+    except NotFound:
+        default = None  # several models and no NNS_DEFAULT_MODEL: POST /predict says so
+    return ModelList(models=out, default_model=default)
 
 
 @bp.get("/models")

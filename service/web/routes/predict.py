@@ -14,9 +14,10 @@ from werkzeug.exceptions import HTTPException
 
 from model_store import parse_version
 
+from ...errors import invalid, problem
 from ...serving.jsonio import dumps
-from ...serving.predictor import Predictor
-from ..http import json_body, path_version, registry, settings
+from ...serving.predictor import Predictor, Warnings
+from ..http import default_model, json_body, path_version, registry, settings
 from ..jsonio import json_response
 from ..metrics import PREDICTIONS
 from ..openapi import PREDICT_ANY, PREDICT_DEFAULT, describe
@@ -28,13 +29,14 @@ OK = {200: ("Prediction(s) and the version that computed them.", PredictResponse
 ERRORS = (400, 404, 413, 415, 422, 503)
 # A text/csv body is a whole file, scored and answered as CSV (Accept: text/csv) or JSON.
 CSV_IN = {"content": {"text/csv": CSV_FILE}, "ok_content": {"text/csv": CSV_FILE}}
-CSV_IN |= {"params": CSV_PARAMS}
 
 
-def answer(predictor: Predictor, X, single: bool) -> dict:
+def answer(predictor: Predictor, X, single: bool, warnings: Warnings | None = None) -> dict:
     """Return the PredictResponse of parsed rows (written with orjson: pydantic costs 3x on a
-    1000-row batch) and count the rows predicted."""
+    1000-row batch) and count the rows predicted; a row with warnings carries them."""
     rows = predictor.predictions(X)
+    for row, found in (warnings or {}).items():
+        rows[row]["warnings"] = found
     PREDICTIONS.labels(predictor.name, str(predictor.version)).inc(len(rows))
     head = {"model": predictor.name, "version": predictor.version}
     return {**head, **rows[0]} if single else {**head, "predictions": rows}
@@ -42,27 +44,50 @@ def answer(predictor: Predictor, X, single: bool) -> dict:
 
 def _predict(name: str, v: int | None):
     if request.mimetype == "text/csv":  # a whole file: service/web/scoring.py
-        return score_csv(registry().get(name, v))
+        return score_csv(registry().get(name, v), strict_categories())
     dialect()  # documented for CSV bodies: refused when wrong, whatever the body
     body = json_body()
     predictor = registry().get(name, v)
-    return json_response(answer(predictor, *predictor.parse(body)))
+    return json_response(answer(predictor, *predictor.parse(body, strict_categories())))
+
+
+def strict_categories() -> bool:
+    """Return whether a value never seen in training is refused: ?strict=, else the setting."""
+    text = request.args.get("strict")
+    if text is None:
+        return settings().strict_categories
+    if text.lower() not in BOOLEAN:
+        msg = "strict is true or false"
+        raise invalid([problem(["query", "strict"], msg)])
+    return BOOLEAN[text.lower()]
+
+
+BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
+STRICT = {
+    "name": "strict",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "boolean"},
+    "description": "Refuse (422) a binary or categorical value never seen in training instead "
+    "of scoring it as unknown with a warning (default: NNS_STRICT_CATEGORIES).",
+}
+BODIES = {**CSV_IN, "params": (STRICT, *CSV_PARAMS)}  # JSON rows or a CSV file
 
 
 @bp.post("/predict")
-@describe("Predict with the default model", OK, ERRORS, body=PREDICT_DEFAULT, **CSV_IN)
+@describe("Predict with the default model", OK, ERRORS, body=PREDICT_DEFAULT, **BODIES)
 def predict_default():
-    return _predict(settings().default_model, None)
+    return _predict(default_model(settings().default_model, registry().current), None)
 
 
 @bp.post("/models/<name>/predict")
-@describe("Predict with a model's current version", OK, ERRORS, body=PREDICT_ANY, **CSV_IN)
+@describe("Predict with a model's current version", OK, ERRORS, body=PREDICT_ANY, **BODIES)
 def predict_current(name: str):
     return _predict(name, None)
 
 
 @bp.post("/models/<name>/versions/<version>/predict")
-@describe("Predict with a pinned version", OK, ERRORS, body=PREDICT_ANY, **CSV_IN)
+@describe("Predict with a pinned version", OK, ERRORS, body=PREDICT_ANY, **BODIES)
 def predict_version(name: str, version: str):
     return _predict(name, path_version(version))
 
@@ -83,7 +108,7 @@ class FastPredict:
     def __init__(self, app: Flask) -> None:
         self.urls = app.url_map.bind("localhost")  # matching only: no host is checked
         self.registry = app.extensions["nns.registry"]
-        self.default_model = app.extensions["nns.settings"].default_model
+        self.default_model = app.extensions["nns.settings"].default_model  # None: the only one
         self.limit = app.config["MAX_CONTENT_LENGTH"]
 
     def __call__(self, environ: dict) -> tuple[str, bytes] | None:
@@ -91,7 +116,7 @@ class FastPredict:
         if environ.get("REQUEST_METHOD") != "POST":
             return None
         if environ.get("CONTENT_TYPE") != "application/json" or environ.get("QUERY_STRING"):
-            return None  # a query (sep, decimal) is checked by the Flask route
+            return None  # another body, or query parameters: Flask checks and applies them
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or int(length) > self.limit:
             return None  # chunked, missing or over the limit: Flask's body checks
@@ -105,7 +130,8 @@ class FastPredict:
         environ["wsgi.input"] = io.BytesIO(body)  # for Flask, if it answers after all
         try:
             version = parse_version(args["version"]) if "version" in args else None
-            predictor = self.registry.get(args.get("name", self.default_model), version)
+            name = args.get("name") or default_model(self.default_model, self.registry.current)
+            predictor = self.registry.get(name, version)
             parsed = predictor.plain(body)
             if parsed is None:
                 return None

@@ -62,13 +62,17 @@ def server_live():
     "V2 server ready",
     {
         200: ("Every model has a version to serve.", schemas.ServerReady),
-        503: ("A model has no version to serve.", schemas.ServerReady),
+        400: (
+            "A model has no version to serve (the protocol's 4xx for not ready).",
+            schemas.ServerReady,
+        ),
     },
     tag=TAG,
 )
 def server_ready():
+    # The protocol says not ready is a 4xx; /health/ready keeps 503 for Kubernetes probes.
     ready = readiness().status != "unavailable"
-    return respond(schemas.ServerReady(live=True, ready=ready), 200 if ready else 503)
+    return respond(schemas.ServerReady(live=True, ready=ready), 200 if ready else 400)
 
 
 def _metadata(name: str, v: int | None):
@@ -113,8 +117,10 @@ def version_ready(name: str, version: str):
 
 def _infer(name: str, v: int | None):
     predictor = registry().get(name, v)
-    max_batch = settings().max_batch
-    body, headers, rows = infer(predictor, _body(), request.headers.get(HEADER), max_batch)
+    s = settings()
+    body, headers, rows = infer(
+        predictor, _body(), request.headers.get(HEADER), s.max_batch, s.strict_categories
+    )
     PREDICTIONS.labels(predictor.name, str(predictor.version)).inc(rows)
     kind = "application/octet-stream" if headers else "application/json"
     # An InferResponse, written with orjson (outputs may follow as raw bytes).

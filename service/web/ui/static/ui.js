@@ -169,6 +169,7 @@
       });
       box.append(grid);
     }
+    for (const warning of answer.warnings || []) box.append(el("p", "warning-inline", warning));
     box.append(el("div", "small muted", `${answer.model} version ${answer.version}`));
     out.append(box);
   }

@@ -1,7 +1,7 @@
-"""Real processes on 127.0.0.1 for tests, benchmarks and the soak: gunicorn, trainer, redis.
+"""Real processes on 127.0.0.1 for tests and benchmarks: gunicorn, trainer, redis.
 
 One copy of "start it on a free port, find its workers, stop it", imported by the tests
-(`from scripts.harness import ...`), scripts/bench_serve.py and scripts/soak.py. Every process
+(`from tests.support.harness import ...`) and the benchmarks under scripts/bench. Every process
 gets its own session and a log file; `stop()` sends SIGTERM, then kills the whole session.
 gunicorn runs with `service.web.serve.gunicorn_argv()`, the command production runs.
 """
@@ -18,18 +18,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-ROOT = Path(__file__).resolve().parents[1]
+from service.web.serve import gunicorn_argv
+
+ROOT = Path(__file__).resolve().parents[2]
 TICKS = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
-
-if str(ROOT) not in sys.path:  # scripts run as files still import the service from the repo
-    sys.path.insert(0, str(ROOT))
-
-from service.web.serve import gunicorn_argv  # noqa: E402
 
 
 def free_port() -> int:
@@ -84,6 +82,10 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
         # A trainer's alive file of its own: other trainers on the machine (other tests, other
         # checkouts) must not make `nns-trainer --check` pass for this one.
         NNS_TRAINER_ALIVE_FILE=str(data_dir / "trainer.alive"),
+        NNS_DEFAULT_MODEL="diabetes",  # as make serve and the image set it
+        # Full speed beside the test's own processes: a trainer at the default niceness can
+        # starve behind them on a loaded machine and miss a test's deadline.
+        NNS_TRAINER_NICE="0",
     )
     env.update(extra)
     return env
@@ -217,6 +219,14 @@ class Gunicorn(Proc):
     def worker_cpu(self) -> dict[int, float]:
         """Return CPU seconds used so far by each worker."""
         return {pid: cpu_seconds(pid) for pid in self.worker_pids()}
+
+
+def stop_all(procs: Iterable) -> None:
+    """Stop processes (anything with stop(); None is skipped) side by side: each takes a second
+    or two to shut down gracefully."""
+    running = [proc for proc in procs if proc is not None]
+    with ThreadPoolExecutor(max(len(running), 1)) as pool:
+        list(pool.map(lambda proc: proc.stop(), running))
 
 
 def start_trainer(data_dir: Path, log: Path | None = None, **env: str) -> Proc:

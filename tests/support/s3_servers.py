@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from scripts.harness import Proc, free_port, wait_until
+from tests.support.harness import Proc, free_port, wait_until
 
 ACCESS_KEY = "testing-access-key"
 SECRET_KEY = "testing-secret-key"

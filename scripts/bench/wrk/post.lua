@@ -1,5 +1,5 @@
 -- POST one fixed body over and over; report throughput and latency as one JSON line.
---   wrk -t1 -c16 -d5s -s scripts/wrk/post.lua URL -- BODY_FILE [CONTENT_TYPE] ["Name: value" ...]
+--   wrk -t1 -c16 -d5s -s scripts/bench/wrk/post.lua URL -- BODY_FILE [CONTENT_TYPE] ["Name: value" ...]
 -- The body file is read in binary mode, so raw tensor bytes (V2 binary extension) work too.
 
 function init(args)

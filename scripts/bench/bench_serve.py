@@ -4,7 +4,7 @@
 Trains two models into a temporary store with scripts/train.py: diabetes (three 0/1 features,
 3-4-1 sigmoid) and moons (two numeric features, 2-64-64-1 relu). Then starts gunicorn twice
 with the production command line (service.web.serve.gunicorn_argv) and the same NNS_* settings:
-once with the service, once with scripts/bare_app.py, whose POST endpoint returns a constant
+once with the service, once with scripts/bench/bare_app.py, whose POST endpoint returns a constant
 JSON object. Metrics and logging stay on (the servers' stdout, access logs included, goes to a
 log file). Each case is loaded with `wrk -t1 -c16` on 127.0.0.1; cases run interleaved, round
 after round, so noise from other work on the machine hits them alike; the table shows medians,
@@ -12,8 +12,8 @@ and each ratio is the median of ratios measured seconds apart. wrk shares the co
 workers. Cases: the bare endpoint, single-row and batch /predict for each model, and V2 infer
 on diabetes.
 
-    python scripts/bench_serve.py                                 # 2 sync workers, 5 rounds x 3 s
-    python scripts/bench_serve.py --threads 1 4 --duration 3      # sync vs gthread (2 x 4)
+    python scripts/bench/bench_serve.py                           # 2 sync workers, 5 rounds x 3 s
+    python scripts/bench/bench_serve.py --threads 1 4 --duration 3      # sync vs gthread (2 x 4)
 
 Needs wrk (Debian: apt-get install wrk; scripts/install_system_deps.sh installs it).
 """
@@ -36,10 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for scripts.harness
-from scripts.harness import ROOT, Gunicorn, http, train_cli, wait_until  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.support
+from bare_app import ANSWER  # noqa: E402 (this folder is sys.path[0])
 
-LUA = ROOT / "scripts" / "wrk" / "post.lua"
+from tests.support.harness import Gunicorn, http, train_cli, wait_until  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "wrk" / "post.lua"
 FEATURES = ("smoking", "obesity", "exercise")
 SINGLE_RATIO_TARGET, BATCH_ROWS_TARGET = 0.85, 1_200_000
 # (model, how scripts/train.py trains it): a 0/1 model and a numeric one.
@@ -103,6 +106,15 @@ def wait_answering(server: Gunicorn, case: Case, timeout: float = 60) -> None:
     wait_until(answered, timeout, interval=0.1, what=f"{server.url} to answer {case.label}")
 
 
+def refuse_wrong_answers(cases: list[Case]) -> None:
+    """Fail unless every case's check can fail: an error, an empty object, an empty batch."""
+    wrong = [b'{"error": "wrong", "code": "validation_error"}', b"{}"]
+    wrong.append(b'{"model": "diabetes", "version": 1, "predictions": []}')
+    for case in cases:
+        if any(case.check(raw) for raw in wrong):
+            raise RuntimeError(f"{case.label}: its check accepts a wrong answer")
+
+
 def wrk(server: Gunicorn, case: Case, seconds: int, connections: int, body_dir: Path) -> dict:
     """Run wrk once against `case`; return its JSON summary plus the workers' CPU balance."""
     body = body_dir / f"{case.key}.body"
@@ -157,7 +169,8 @@ def predict_cases(batch: int, rng: np.random.Generator) -> list[Case]:
 
     single_body = json.dumps(diabetes_row).encode()
     return [
-        Case("bare", "bare POST / (constant JSON)", "bare", "/", single_body, 1),
+        Case("bare", "bare POST / (constant JSON)", "bare", "/", single_body, 1,
+             check=lambda raw: _answer(raw) == ANSWER),
         Case("single", f"POST /predict, diabetes, {_rows(1)}", "app", "/predict", single_body, 1,
              check=lambda raw: _answer(raw).get("label") == 1),
         Case("batch", f"POST /predict, diabetes, {_rows(batch)}", "app", "/predict",
@@ -264,7 +277,9 @@ def main() -> int:
     )
     ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     ap.add_argument("--batch", type=int, default=1000, help="rows per batch request")
-    ap.add_argument("--warmup", type=int, default=1, help="seconds of unrecorded load per case")
+    ap.add_argument(
+        "--warmup", type=int, default=1, help="seconds of unrecorded load per case (0: none)"
+    )
     ap.add_argument("--v2", choices=["auto", "off"], default="auto", help="V2 infer rows")
     ap.add_argument(
         "--skip-batch", action="store_true", help="leave out the batch row (quick ratio checks)"
@@ -294,7 +309,7 @@ def main() -> int:
                         data / f"{name}-t{threads}.log",
                         args.workers,
                         app=app,
-                        args=("--pythonpath", str(ROOT / "scripts")) if app else (),
+                        args=("--pythonpath", str(HERE)) if app else (),
                         NNS_THREADS=str(threads),
                         NNS_LOG_LEVEL="INFO",  # access logs on, as in production
                         PROMETHEUS_MULTIPROC_DIR=str(data / f"metrics-{name}-t{threads}"),
@@ -307,10 +322,12 @@ def main() -> int:
             app = configs[0][1]["app"]
             if args.v2 == "auto" and http("GET", app.url + "/v2")[0] == 200:
                 cases += v2_cases("diabetes", args.batch, rng)
+            refuse_wrong_answers(cases)
             for _, pair in configs:
                 for case in cases:
                     wait_answering(pair[case.server], case)
-                    wrk(pair[case.server], case, args.warmup, args.connections, data)
+                    if args.warmup:
+                        wrk(pair[case.server], case, args.warmup, args.connections, data)
 
             results = {title: {c.key: Result() for c in cases} for title, _ in configs}
             for k in range(args.repeat):

@@ -6,8 +6,8 @@ load from other processes on the machine hits them alike. The table reports the 
 and the mean test accuracy over repeats (each repeat draws a fresh moons sample and holds out
 20% of it).
 
-    python scripts/bench_train.py                 # both tasks, 5 repeats, float64
-    python scripts/bench_train.py --repeats 3 --tasks small --dtype float32
+    python scripts/bench/bench_train.py                 # both tasks, 5 repeats, float64
+    python scripts/bench/bench_train.py --repeats 3 --tasks small --dtype float32
 
 Needs: pip install scikit-learn threadpoolctl torch
 """
@@ -29,7 +29,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root
 from service.data.datasets import make_moons  # noqa: E402
 from service.nn import MLP, fit  # noqa: E402
 

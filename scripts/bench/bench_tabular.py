@@ -1,6 +1,6 @@
 """scikit-learn's standard pipeline and service.nn on the same held-out rows of real CSVs.
 
-For every dataset of scripts/tabular_data.py (fixed 80/20 split, seed 0) this trains:
+For every dataset of scripts/bench/tabular_data.py (fixed 80/20 split, seed 0) this trains:
 
 * the reference, exactly as the issue states it: a ColumnTransformer with numeric columns ->
   SimpleImputer(median) + StandardScaler and text columns -> SimpleImputer(most_frequent) +
@@ -14,7 +14,7 @@ For every dataset of scripts/tabular_data.py (fixed 80/20 split, seed 0) this tr
   none) count as wrong. Regression targets are standardised for training and answers mapped
   back to the original units. A validation split (fraction `val`) is carved from the training
   rows with a seeded permutation, and fit() stops early on it (patience `pat`), restoring the
-  best weights. scripts/real_data.py runs the product itself (nns-train, gunicorn, HTTP).
+  best weights. scripts/bench/real_data.py runs the product itself (nns-train, gunicorn, HTTP).
 
 Scores are on the held-out test.csv rows: accuracy, or RMSE in the target's units. The bar
 (from the issue): accuracy >= reference - 0.03; RMSE <= 1.10 x min(reference, mean predictor),
@@ -23,14 +23,14 @@ DEFAULT (Config's field defaults) is the recommended set: tanh [64], Adam 3e-3, 
 most 500 epochs with patience 50 on a 20% validation split from 200 training rows up; below
 200 rows no validation split and 100 epochs.
 
-    python scripts/bench_tabular.py --seeds 0 1 2 3 4 5 6 7 8 9      # reference + DEFAULT
-    python scripts/bench_tabular.py --seeds 0 1 2 3 4 --datasets penguins housing
-    python scripts/bench_tabular.py --config "hidden=64,32 bs=64" --config "act=relu lr=0.001"
-    python scripts/bench_tabular.py --sweep lr --seeds 0 1 2       # one named sweep (SWEEPS)
-    python scripts/bench_tabular.py --split-seed 1 --results r.jsonl ...  # another split
-    python scripts/bench_tabular.py --subsample 100 ...            # only 100 training rows
-    python scripts/bench_tabular.py --summarise r.jsonl            # pass rates over all runs
-    python scripts/bench_tabular.py --builtin                      # DEFAULT on moons/xor/...
+    python scripts/bench/bench_tabular.py --seeds 0 1 2 3 4 5 6 7 8 9      # reference + DEFAULT
+    python scripts/bench/bench_tabular.py --seeds 0 1 2 3 4 --datasets penguins housing
+    python scripts/bench/bench_tabular.py --config "hidden=64,32 bs=64" --config "act=relu lr=0.001"
+    python scripts/bench/bench_tabular.py --sweep lr --seeds 0 1 2       # one named sweep (SWEEPS)
+    python scripts/bench/bench_tabular.py --split-seed 1 --results r.jsonl ...  # another split
+    python scripts/bench/bench_tabular.py --subsample 100 ...            # only 100 training rows
+    python scripts/bench/bench_tabular.py --summarise r.jsonl            # pass rates over all runs
+    python scripts/bench/bench_tabular.py --builtin                      # DEFAULT on moons/xor/...
 
 A --config string changes DEFAULT's fields (keys: hidden act lr bs ep pat wd val opt min_val
 fallback_ep refit); "bs=full" trains full-batch, "hidden=none" is a perceptron, "val=0" trains
@@ -38,7 +38,7 @@ without a validation split for fallback_ep epochs, "refit=epochs|steps" retrains
 training rows after early stopping. Results are also appended as JSON lines to --results
 (default /tmp/bench_tabular.jsonl); --summarise counts, per config and dataset, the (split,
 seed) runs that meet the bar against that split's reference.
-Needs: pip install scikit-learn (and the datasets' downloads, see scripts/tabular_data.py).
+Needs: pip install scikit-learn (and the datasets' downloads, see scripts/bench/tabular_data.py).
 """
 
 import os
@@ -61,14 +61,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
-import tabular_data  # noqa: E402
-
+sys.path.insert(0, str(HERE.parents[1]))  # the repo root
 from service.data.columns import feature_specs  # noqa: E402
 from service.data.csvfile import read_csv_text  # noqa: E402
 from service.data.features import FeatureError, FeatureSet  # noqa: E402
 from service.nn import MLP, OUTPUT_FOR_LOSS, Standardizer, fit  # noqa: E402
+from tests.support import public_data as tabular_data  # noqa: E402
 
 ACC_MARGIN = 0.03  # accuracy may be this much below the reference
 RMSE_FACTOR = 1.10  # RMSE may be this many times the better of the reference and the mean
