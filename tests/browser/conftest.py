@@ -1,56 +1,20 @@
 """A real browser on the dashboard: Debian's chromium driven by Playwright, against real gunicorn
 and a real trainer on 127.0.0.1.
 
-`browser_page` records what the tests assert on: console errors, uncaught page errors, dialogs,
-and every request the page makes (any not to the server's own origin is aborted and kept).
-Screenshots go to the test run's folder (`shots`).
+`browser_page` records what the tests assert on (tests/browser/helpers.py `Seen`): console
+errors, uncaught page errors, dialogs, and every request the page makes (any not to the
+server's own origin is aborted and kept). Screenshots go to the test run's folder (`shots`).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.support.harness import Gunicorn, start_trainer, train_cli
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Chromium without its own network chatter (updates, safe browsing, sync, QUIC probes).
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-TOKEN = "browser-token-0123456789"
-ENV = {
-    "NNS_ADMIN_TOKEN": TOKEN,
-    "NNS_RELOAD_INTERVAL": "0.2",
-    "NNS_MAX_EPOCHS": "2000",
-    "NNS_JOB_HEARTBEAT": "0.5",
-}
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-# Chromium logs a console error for every fetch answered 4xx; the tests that provoke one say so.
-RESOURCE = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
-
-
-@dataclass
-class Seen:
-    """What the page did: the tests' evidence."""
-
-    base: str
-    console: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-
-    def unexpected_console(self, allowed: set[int] = frozenset()) -> list[str]:
-        """Return console errors other than resource failures with an allowed status."""
-        return [
-            m for m in self.console
-            if not ((found := RESOURCE.search(m)) and int(found.group(1)) in allowed)
-        ]  # fmt: skip
+from .helpers import ARGS, CHROMIUM, DESKTOP, ENV, Seen
 
 
 @pytest.fixture(scope="package")
@@ -121,21 +85,3 @@ def browser_page(chromium, stack, tmp_path):
         yield page
     finally:
         context.close()
-
-
-def shoot(page, shots: Path, name: str) -> None:
-    """Save the page at desktop and at phone width."""
-    page.set_viewport_size(DESKTOP)
-    page.screenshot(path=str(shots / f"{name}-desktop.png"), full_page=True)
-    page.set_viewport_size(PHONE)
-    page.screenshot(path=str(shots / f"{name}-phone.png"), full_page=True)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{name} is {width} px wide at phone width"
-    page.set_viewport_size(DESKTOP)
-
-
-def give_token(page, token: str = TOKEN) -> None:
-    """Answer the dashboard's token dialog."""
-    page.locator("#token-dialog").wait_for(state="visible")
-    page.fill("#token-input", token)
-    page.click("#token-dialog button[value=ok]")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.harness import http
 
-from .conftest import TOKEN, give_token, shoot
+from .helpers import TOKEN, give_token, shoot
 
 pytestmark = pytest.mark.process
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.harness import http
 
-from .conftest import give_token, shoot
+from .helpers import give_token, shoot
 
 pytestmark = pytest.mark.process
 
