@@ -87,7 +87,8 @@ def test_a_held_out_file_gets_the_answers_of_json_predict(served):
     instances = json_rows(api, prepared.test)
     expected = http("POST", api.url + "/models/penguins/predict", {"instances": instances})[2]
     assert [r[len(source[0])] for r in table[1:]] == [p["label"] for p in expected["predictions"]]
-    probs = np.array([[float(v) for v in r[len(source[0]) + 1 :]] for r in table[1:]])
+    probs = np.array([[float(v) for v in r[len(source[0]) + 1 : -1]] for r in table[1:]])
+    assert table[0][-1] == "warnings" and {r[-1] for r in table[1:]} == {""}
     np.testing.assert_allclose(probs, [p["probabilities"] for p in expected["predictions"]],
                                rtol=1e-12)  # fmt: skip
 
@@ -123,8 +124,8 @@ def test_an_excel_file_in_chunks_is_answered_in_its_own_dialect(served, tmp_path
     width = len(header)
     assert [r[width] for r in table] == [r[width] for r in plain]  # the same labels
     np.testing.assert_allclose(
-        [[float(v.replace(",", ".")) for v in r[width + 1 :]] for r in table[1:]],
-        [[float(v) for v in r[width + 1 :]] for r in plain[1:]],
+        [[float(v.replace(",", ".")) for v in r[width + 1 : -1]] for r in table[1:]],
+        [[float(v) for v in r[width + 1 : -1]] for r in plain[1:]],
         rtol=1e-12,
     )
 

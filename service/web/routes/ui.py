@@ -139,8 +139,10 @@ def version_page(name: str, version: str):
 def _model(name: str, version: int | None):
     validate_name(name)
     versions = version_list(name)
+    # The version CURRENT names now, even before this worker's next reload serves it.
+    wanted = version or versions.current_version
     try:
-        shown, card_error = card(name, version), None
+        shown, card_error = card(name, wanted), None
     except ServiceError as exc:  # e.g. CURRENT cannot be loaded: the versions still show
         if version is not None:
             raise
