@@ -98,14 +98,14 @@ class Run:
                 raise Stop("cancelled", f"cancelled {where}")
 
     def _note(self, epoch: int, loss: float) -> None:
-        """Add the epoch to the trail every `trail_step` epochs; past TRAIL_POINTS keep every
-        other point and note half as often, so the points stay evenly spaced."""
-        if epoch % self.trail_step:
+        """Add epochs 1, 1 + step, 1 + 2 step... to the trail; past TRAIL_POINTS double the step
+        and keep the points on it, so they stay evenly spaced from the first epoch."""
+        if (epoch - 1) % self.trail_step:
             return
         self.trail.append((epoch, loss))
         if len(self.trail) > TRAIL_POINTS:
-            self.trail[:] = self.trail[::2]
             self.trail_step *= 2
+            self.trail[:] = [(e, v) for e, v in self.trail if (e - 1) % self.trail_step == 0]
 
     def heartbeat(self) -> None:
         """Beat every NNS_JOB_HEARTBEAT seconds, even while one epoch takes long."""

@@ -146,6 +146,15 @@ def _found(record: dict | None) -> JobStatus:
 
 LOCATION = {"Location": {"description": "/train/jobs/{job_id}", "schema": {"type": "string"}}}
 CSV_BODY = {"text/csv": {"schema": {"type": "string", "description": "CSV with a header row."}}}
+# POST /train and /train/preview take the same request: a JSON body, or a query and a CSV body.
+TRAIN_REQUEST = {
+    "body": body_schema(REF),
+    "components": body_components(REF),
+    "content": CSV_BODY,
+    "params": tuple(csv_query_parameters()),
+    "tag": "training",
+}
+TRAIN_ERRORS = (400, 413, 415, 422)
 
 
 @bp.post("/train")
@@ -153,13 +162,9 @@ CSV_BODY = {"text/csv": {"schema": {"type": "string", "description": "CSV with a
 @describe(
     "Start a training job",
     {202: ("Queued; the Location header names the job's URL.", JobAccepted)},
-    (400, 413, 415, 422),
-    body=body_schema(REF),
-    components=body_components(REF),
-    content=CSV_BODY,
-    params=tuple(csv_query_parameters()),
+    TRAIN_ERRORS,
     headers={202: LOCATION},
-    tag="training",
+    **TRAIN_REQUEST,
 )
 def submit():
     req = _request()
@@ -204,12 +209,8 @@ def list_jobs():
 @describe(
     "Check a training request and show its columns, their kinds and the task; queue nothing",
     {200: ("What the job would train on.", TrainPreview)},
-    (400, 413, 415, 422),
-    body=body_schema(REF),
-    components=body_components(REF),
-    content=CSV_BODY,
-    params=tuple(csv_query_parameters()),
-    tag="training",
+    TRAIN_ERRORS,
+    **TRAIN_REQUEST,
 )
 def preview():
     if request.mimetype == "text/csv" and "target" not in request.args:

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from model_store import StoreError, validate_name
 
-from ...errors import NotFound, ServiceError, Unavailable
+from ...errors import ModelUnavailable, NotFound, ServiceError, Unavailable
 from ...jobs.state import TERMINAL
 from ...training.spec import Hyperparameters
 from .. import charts
@@ -143,13 +143,27 @@ def _model(name: str, version: int | None):
     wanted = version or versions.current_version
     try:
         shown, card_error = card(name, wanted), None
-    except ServiceError as exc:  # e.g. CURRENT cannot be loaded: the versions still show
+    except (ServiceError, StoreError, ValueError, KeyError) as exc:  # a version that won't load
+        if version is not None and isinstance(exc, ServiceError | StoreError):
+            raise  # its own status: 404 for a version that does not exist
         if version is not None:
-            raise
-        shown, card_error = None, exc.message
+            raise ModelUnavailable(f"version {version} of {name!r} cannot be loaded") from None
+        message = (
+            exc.message if isinstance(exc, ServiceError)
+            else str(exc) if isinstance(exc, StoreError) else "its model.json is not readable"
+        )  # fmt: skip
+        shown, card_error = _served(name), f"version {wanted} cannot be loaded: {message}"
     chart = charts.card_chart(shown.training.curve) if shown else None
     return page("model.html", name=name, versions=versions, card=shown, card_error=card_error,
                 chart=chart, load_error=registry().errors.get(name))  # fmt: skip
+
+
+def _served(name: str):
+    """Return the card of the version this worker serves, None when it serves none."""
+    try:
+        return card(name, None)
+    except ServiceError:
+        return None
 
 
 @bp.get("/ui/jobs")
