@@ -53,10 +53,24 @@ def shoot(page, shots: Path, name: str) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{name} is {width} px wide at phone width"
     page.set_viewport_size(DESKTOP)
+    assert_labelled(page)
 
 
 def give_token(page, token: str = TOKEN) -> None:
-    """Answer the dashboard's token dialog."""
+    """Answer the dashboard's token dialog from the keyboard: type it, press Enter."""
     page.locator("#token-dialog").wait_for(state="visible")
-    page.fill("#token-input", token)
-    page.click("#token-dialog button[value=ok]")
+    assert page.evaluate("document.activeElement.id") == "token-input"  # focus is there
+    page.keyboard.type(token)
+    page.keyboard.press("Enter")
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter(e => e.offsetParent !== null || e.closest('dialog'))
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+               && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+  .map(e => e.outerHTML.slice(0, 80))"""
+
+
+def assert_labelled(page) -> None:
+    """Every control a person can reach has a label (or, for a button, its text)."""
+    assert page.evaluate(UNLABELLED) == []

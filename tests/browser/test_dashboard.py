@@ -125,7 +125,7 @@ def test_train_watch_promote_roll_back_predict_and_score(browser_page, stack, sh
     page.select_option("#try-form select[data-name=island]", label="Dream")
     page.select_option("#try-form select[data-name=sex]", label="(missing)")
     page.fill("#try-form input[data-name=mass]", "3900")
-    page.click("#try-form button[type=submit]")
+    page.press("#try-form input[data-name=mass]", "Enter")  # the keyboard submits the form
     page.locator("#try-result .result-label").wait_for()
     row = {"island": "Dream", "sex": None, "mass": 3900}
     expected = http("POST", stack.url + "/models/birds/versions/1/predict", row)[2]
