@@ -7,21 +7,20 @@ For every dataset of scripts/bench/tabular_data.py (fixed 80/20 split, seed 0) t
   OneHotEncoder(handle_unknown="ignore"), then MLPClassifier() / MLPRegressor() with their
   defaults and random_state=seed; for regression also the mean predictor (the training mean)
   and, for information only, MLPRegressor on a standardised target ("sk-std-y");
-* service.nn (MLP + fit) on the product's own encoding: the cells are read by
-  service.data.csvfile, typed by service.data.columns on the training rows and encoded by the
-  feature rule (service.data.features), so a sweep measures exactly what nns-train would train
-  on; test rows the rule refuses (a category never seen, a missing value where training had
-  none) count as wrong. Regression targets are standardised for training and answers mapped
-  back to the original units. A validation split (fraction `val`) is carved from the training
-  rows with a seeded permutation, and fit() stops early on it (patience `pat`), restoring the
-  best weights. scripts/bench/real_data.py runs the product itself (nns-train, gunicorn, HTTP).
+* the product through its own stages, never a copy: the training rows are read by
+  service.data.csvfile and trained by service.training.pipeline.train_model with a
+  Hyperparameters spec (the defaults, or a --config's changes), which types the columns,
+  applies the feature rule, judges the version (cross-validation or a holdout) and fits the
+  published model; the test rows are scored by the Predictor serving would load (a category
+  never seen is scored as unknown, as it serves it; a row the feature rule refuses counts as
+  wrong). scripts/bench/real_data.py runs the same product over nns-train, gunicorn and HTTP.
 
 Scores are on the held-out test.csv rows: accuracy, or RMSE in the target's units. The bar
 (from the issue): accuracy >= reference - 0.03; RMSE <= 1.10 x min(reference, mean predictor),
-each on the median over seeds. Times are fit() wall-clock seconds, BLAS pinned to one thread.
-DEFAULT (Config's field defaults) is the recommended set: tanh [64], Adam 3e-3, batch 128, at
-most 500 epochs with patience 50 on a 20% validation split from 200 training rows up; below
-200 rows no validation split and 100 epochs.
+each on the median over seeds. Times are train_model wall-clock seconds (its cross-validation
+included), BLAS pinned to one thread. With no --config the spec's defaults are measured
+(service/training/spec.py: tanh [64], Adam 3e-3, batch 128, at most 500 epochs with patience
+50 on 20% of a model's training rows from 200 rows up; below that 100 epochs).
 
     python scripts/bench/bench_tabular.py --seeds 0 1 2 3 4 5 6 7 8 9      # reference + DEFAULT
     python scripts/bench/bench_tabular.py --seeds 0 1 2 3 4 --datasets penguins housing
@@ -32,10 +31,9 @@ most 500 epochs with patience 50 on a 20% validation split from 200 training row
     python scripts/bench/bench_tabular.py --summarise r.jsonl            # pass rates over all runs
     python scripts/bench/bench_tabular.py --builtin                      # DEFAULT on moons/xor/...
 
-A --config string changes DEFAULT's fields (keys: hidden act lr bs ep pat wd val opt min_val
-fallback_ep refit); "bs=full" trains full-batch, "hidden=none" is a perceptron, "val=0" trains
-without a validation split for fallback_ep epochs, "refit=epochs|steps" retrains on all
-training rows after early stopping. Results are also appended as JSON lines to --results
+A --config string changes hyperparameters by nns-train's names or the short ones (hidden act
+lr bs ep pat wd val opt); "bs=full" trains full-batch, "hidden=none" is a perceptron, "val=0"
+trains without early stopping. Results are also appended as JSON lines to --results
 (default /tmp/bench_tabular.jsonl); --summarise counts, per config and dataset, the (split,
 seed) runs that meet the bar against that split's reference.
 Needs: pip install scikit-learn (and the datasets' downloads, see scripts/bench/tabular_data.py).
@@ -55,17 +53,20 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from dataclasses import asdict, dataclass, replace  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # the repo root
-from service.data.columns import feature_specs  # noqa: E402
+from model_store import ModelStore  # noqa: E402
 from service.data.csvfile import read_csv_text  # noqa: E402
-from service.data.features import FeatureError, FeatureSet  # noqa: E402
-from service.nn import MLP, OUTPUT_FOR_LOSS, Standardizer, fit  # noqa: E402
+from service.data.features import FeatureError  # noqa: E402
+from service.serving.predictor import Predictor  # noqa: E402
+from service.training.pipeline import train_model  # noqa: E402
+from service.training.request import hidden_widths  # noqa: E402
+from service.training.spec import Hyperparameters, TrainSpec  # noqa: E402
 from tests.support import public_data as tabular_data  # noqa: E402
 
 ACC_MARGIN = 0.03  # accuracy may be this much below the reference
@@ -216,196 +217,88 @@ def _score(table: Table, pred: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# Our engine, on the product's encoding
-
-
-class Encoder:
-    """The product's own encoding (service.data: column typing and the feature rule), fitted
-    on the training rows; test rows it refuses (a category never seen, a missing value where
-    training had none) are reported so the caller can count them as wrong."""
-
-    def __init__(self, table: Table) -> None:
-        data = self.dataset(table, table.train, table.y_train)
-        self.features = FeatureSet(feature_specs(data))
-        self.width = self.features.width
-
-    @staticmethod
-    def dataset(table: Table, rows: list[list[str]], y: list[str]):
-        """Read cells as the product reads a CSV (service.data.csvfile)."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*table.features, TARGET])
-        writer.writerows([*r, t] for r, t in zip(rows, y, strict=True))
-        return read_csv_text(out.getvalue(), TARGET, na=tuple(tabular_data.MISSING))
-
-    def transform(
-        self, rows: list[list[str]], y: list[str] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Return (X of the rows the rule accepts, mask of accepted rows)."""
-        table_like = Table("", "", self.names, [], rows, [], y or ["0"] * len(rows), [])
-        data = self.dataset(table_like, rows, y or ["0"] * len(rows))
-        columns = [data.columns[data.features.index(n)] for n in self.names]
-        try:
-            return self.features.encode(columns), np.ones(len(rows), dtype=bool)
-        except FeatureError as exc:
-            ok = np.ones(len(rows), dtype=bool)
-            for problem in exc.problems:
-                ok[problem.rows] = False
-            kept = [c[ok] for c in columns]
-            return self.features.encode(kept), ok
-
-    @property
-    def names(self) -> list[str]:
-        return self.features.names
+# The product, through its own stages: the training spec, train_model (column typing, the
+# feature rule, cross-validation or a holdout, the published model) and the served predictor
 
 
 TARGET = "__target__"
-
-
-@dataclass(frozen=True)
-class Config:
-    """Candidate defaults for the engine; the field defaults are the recommended ones."""
-
-    hidden: tuple[int, ...] = (64,)
-    act: str = "tanh"
-    opt: str = "adam"
-    lr: float = 3e-3
-    bs: int | None = 128  # None = full batch
-    ep: int = 500  # most epochs
-    pat: int = 50  # early-stopping patience
-    wd: float = 0.0
-    val: float = 0.2  # validation fraction of the training rows
-    min_val: int = 200  # fewer training rows than this: no validation split
-    fallback_ep: int = 100  # epochs when there is no validation split
-    refit: str = ""  # "epochs"/"steps": after early stopping, retrain on ALL training rows for
-    # best_epoch epochs, or for as many optimizer steps as best_epoch took ("" = no refit)
-
-    def label(self) -> str:
-        hidden = ",".join(map(str, self.hidden)) or "none"
-        bs = "full" if self.bs is None else self.bs
-        return (
-            f"h={hidden} {self.act} {self.opt} lr={self.lr:g} bs={bs} ep={self.ep} "
-            f"pat={self.pat} wd={self.wd:g} val={self.val:g}"
-            + (f" min_val={self.min_val}" if self.min_val else "")
-            + (f" no-val-ep={self.fallback_ep}" if self.val == 0 or self.min_val else "")
-            + (f" refit={self.refit}" if self.refit else "")
-        )
-
-
-DEFAULT = Config()
-
-_KEYS = {
-    "hidden": ("hidden", lambda v: () if v == "none" else tuple(int(x) for x in v.split(","))),
-    "act": ("act", str),
-    "activation": ("act", str),
-    "opt": ("opt", str),
-    "lr": ("lr", float),
-    "bs": ("bs", lambda v: None if v == "full" else int(v)),
-    "ep": ("ep", int),
-    "epochs": ("ep", int),
-    "pat": ("pat", int),
-    "patience": ("pat", int),
-    "wd": ("wd", float),
-    "val": ("val", float),
-    "min_val": ("min_val", int),
-    "fallback_ep": ("fallback_ep", int),
-    "refit": ("refit", lambda v: {"1": "epochs", "0": ""}.get(v, v)),
+SHORT = {
+    "act": "activation",
+    "lr": "learning_rate",
+    "bs": "batch_size",
+    "ep": "epochs",
+    "pat": "patience",
+    "wd": "weight_decay",
+    "val": "validation_split",
+    "opt": "optimizer",
 }
 
 
-def parse_config(text: str, base: Config = DEFAULT) -> Config:
-    """Return base with the fields of "key=value key=value" replaced."""
-    changes = {}
+def parse_config(text: str) -> dict:
+    """Return the hyperparameters "key=value ..." changes (nns-train's names or SHORT's);
+    "bs=full", "val=none" and the like leave a field to its automatic value."""
+    changes: dict = {}
     for part in text.split():
         key, _, value = part.partition("=")
-        if key not in _KEYS:
-            raise SystemExit(f"unknown config key {key!r}; use {sorted(_KEYS)}")
-        field, conv = _KEYS[key]
-        changes[field] = conv(value)
-    return replace(base, **changes)
+        key = SHORT.get(key, key)
+        if key not in Hyperparameters.model_fields:
+            raise SystemExit(f"unknown config key {key!r}; use {sorted(SHORT)} or a flag's name")
+        if key == "hidden":
+            changes[key] = hidden_widths(value)
+        else:
+            changes[key] = None if value.lower() in ("full", "none") else value
+    Hyperparameters.model_validate(changes)  # a bad value stops here, with pydantic's words
+    return changes
 
 
-def run_engine(table: Table, cfg: Config, seed: int) -> dict:
-    """Train service.nn with cfg on the table's train rows; score the test rows."""
-    enc = Encoder(table)
-    X_all, _ = enc.transform(table.train)
-    X_test, accepted = enc.transform(table.test)
+def label(changes: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in changes.items()) or "the defaults"
+
+
+def _dataset(rows: list[list[str]], y: list[str], names: list[str]):
+    """Read cells as nns-train reads a CSV (service.data.csvfile)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*names, TARGET])
+    writer.writerows([*r, t] for r, t in zip(rows, y, strict=True))
+    return read_csv_text(out.getvalue(), TARGET)
+
+
+def run_engine(table: Table, changes: dict, seed: int) -> dict:
+    """Train with the product's train_model on the table's train rows; score the test rows with
+    the predictor serving would load (a value never seen is scored as unknown, as it serves it;
+    a row the feature rule refuses counts as wrong)."""
+    data = _dataset(table.train, table.y_train, table.features)
+    params = Hyperparameters.model_validate({**changes, "seed": seed})
+    spec = TrainSpec(model="bench", hyperparameters=params, promote="always")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ModelStore(Path(tmp))
+        start = time.perf_counter()
+        result = train_model(spec, data, store)
+        seconds = time.perf_counter() - start
+        model = Predictor(store.load("bench", result.version), max_batch=10**9)
+    test = _dataset(table.test, table.y_test, table.features)
+    columns = [test.columns[test.features.index(n)] for n in model.feature_set.names]
+    accepted = np.ones(len(table.y_test), dtype=bool)
+    try:
+        model.feature_set.encode_lenient(columns)
+    except FeatureError as exc:
+        for problem in exc.problems:
+            accepted[problem.rows] = False
+    X, unknowns = model.feature_set.encode_lenient([c[accepted] for c in columns])
+    out = model.forward(model.at_average(X, unknowns))
     regression = table.task == "regression"
-    if regression:
-        y_raw = np.array(table.y_train, dtype=float)
-        y_mean, y_std = float(y_raw.mean()), float(y_raw.std()) or 1.0
-        y_all = (y_raw - y_mean) / y_std
-        loss, n_out, classes = "mse", 1, None
-    else:
-        classes = sorted(set(table.y_train))
-        y_all = np.searchsorted(classes, table.y_train).astype(float)
-        loss = "bce" if len(classes) == 2 else "cce"
-        n_out = 1 if loss == "bce" else len(classes)
-
-    rng = np.random.default_rng(seed)
-    n = len(y_all)
-    use_val = cfg.val > 0 and n >= cfg.min_val
-    n_val = max(1, round(n * cfg.val)) if use_val else 0
-    order = rng.permutation(n)
-    tr, va = order[n_val:], order[:n_val]
-    start = time.perf_counter()
-    epochs = cfg.ep if use_val else cfg.fallback_ep
-    net, history, scaler = _train(cfg, X_all, y_all, tr, va, loss, n_out, rng, epochs)
-    if cfg.refit and use_val:
-        rng = np.random.default_rng(seed)
-        everything = np.arange(n)
-        epochs = history.best_epoch or history.epochs_run
-        if cfg.refit == "steps":
-            per_epoch = -(-len(tr) // (cfg.bs or len(tr))), -(-n // (cfg.bs or n))
-            epochs = max(1, round(epochs * per_epoch[0] / per_epoch[1]))
-        net, _, scaler = _train(cfg, X_all, y_all, everything, va[:0], loss, n_out, rng, epochs)
-    Xt = scaler.transform(X_test)
-    seconds = time.perf_counter() - start
-    out = net.predict(Xt)
-    # Rows the feature rule refused are wrong: no class, or the training mean for regression.
-    pred = np.full(len(table.y_test), y_mean if regression else None, dtype=object)
-    if regression:
-        pred[accepted] = out[:, 0] * y_std + y_mean
-    else:
-        pred[accepted] = np.array(classes, dtype=object)[net.class_indices(out)]
+    mean = np.mean(np.array(table.y_train, dtype=float)) if regression else None
+    pred = np.full(len(table.y_test), mean, dtype=object)
+    pred[accepted] = out[:, 0] if regression else np.array(model.labels(out)[1], dtype=object)
     score = _score(table, pred) if np.isfinite(out).all() else float("nan")
     return {
         "score": score,
         "seconds": seconds,
-        "epochs_run": history.epochs_run,
-        "best_epoch": history.best_epoch,
-        "inputs": X_all.shape[1],
+        "epochs_run": result.epochs_run,
+        "evaluated_on": result.metrics.evaluated_on,
+        "inputs": X.shape[1],
     }
-
-
-def _train(cfg, X_all, y_all, tr, va, loss, n_out, rng, epochs):
-    """Standardise on rows tr, build and fit a network (early stopping on rows va if any)."""
-    scaler = Standardizer.fit(X_all[tr])
-    X = scaler.transform(X_all)
-    net = MLP(
-        X.shape[1],
-        list(cfg.hidden),
-        n_out,
-        activation=cfg.act,
-        output=OUTPUT_FOR_LOSS[loss],
-        rng=rng,
-    )
-    with np.errstate(over="ignore", invalid="ignore"):
-        history = fit(
-            net,
-            X[tr],
-            y_all[tr],
-            loss=loss,
-            optimizer=cfg.opt,
-            learning_rate=cfg.lr,
-            epochs=epochs,
-            batch_size=cfg.bs,
-            weight_decay=cfg.wd,
-            rng=rng,
-            validation_data=(X[va], y_all[va]) if va.size else None,
-            patience=cfg.pat if va.size else None,
-        )
-    return net, history, scaler
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,7 +347,7 @@ def _median(values: list[float]) -> float:
 
 
 def bench(args: argparse.Namespace) -> int:
-    configs = [DEFAULT] if not (args.config or args.sweep) else []
+    configs = [{}] if not (args.config or args.sweep) else []
     configs += [parse_config(c) for c in args.config or []]
     for name in args.sweep or []:
         configs += [parse_config(c) for c in SWEEPS[name]]
@@ -468,7 +361,7 @@ def bench(args: argparse.Namespace) -> int:
         tables = [subsample(t, args.subsample) for t in tables]
 
     ref: dict[str, dict] = {}
-    print(f"{'dataset':9} {'task':10} {'rows':>9} {'in':>4}  reference (median of seeds)")
+    print(f"{'dataset':9} {'task':10} {'rows':>9}  reference (median of seeds)")
     for table in tables:
         sk = [run_sklearn(table, s) for s in args.seeds]
         mean = run_mean(table)
@@ -498,17 +391,15 @@ def bench(args: argparse.Namespace) -> int:
                 f"acc sklearn {entry['sk']:.4f} [{entry['sk_min']:.4f}-{entry['sk_max']:.4f}]"
                 f" majority {entry['mean']:.4f} -> bar >= {entry['sk'] - ACC_MARGIN:.4f}"
             )
-        n_in = Encoder(table).width
         print(
-            f"{table.name:9} {table.task:10} {rows:>9} {n_in:>4}  {what}  ({entry['sk_s']:.2f} s)",
-            flush=True,
+            f"{table.name:9} {table.task:10} {rows:>9}  {what}  ({entry['sk_s']:.2f} s)", flush=True
         )
 
     for cfg in configs:
-        print(f"\n{cfg.label()}")
+        print(f"\n{label(cfg)}")
         print(
             f"  {'dataset':9} {'score':>9} {'min':>9} {'max':>9} {'ref':>9} {'pass':>5} "
-            f"{'margin':>7} {'fails':>5} {'fit s':>6} {'epochs':>7}"
+            f"{'margin':>7} {'fails':>5} {'train s':>7} {'epochs':>7}"
         )
         all_pass, worst, total_s = True, float("inf"), 0.0
         for table in tables:
@@ -527,7 +418,7 @@ def bench(args: argparse.Namespace) -> int:
                 json.dumps(
                     {
                         "dataset": table.name,
-                        "config": asdict(cfg),
+                        "config": cfg,
                         "runs": runs,
                         "seeds": args.seeds,
                         "split_seed": args.split_seed,
@@ -544,7 +435,7 @@ def bench(args: argparse.Namespace) -> int:
             )
         print(
             f"  => {'ALL PASS' if all_pass else 'FAILS'}; worst margin {worst:+.3f}; "
-            f"fit seconds summed over datasets {total_s:.1f}"
+            f"train_model seconds summed over datasets {total_s:.1f}"
         )
     results.close()
     return 0
@@ -561,20 +452,18 @@ def summarise(path: str) -> int:
         if "reference" in rec:
             refs[key] = rec["reference"]
             continue
-        fields = {**rec["config"], "hidden": tuple(rec["config"]["hidden"])}
-        if isinstance(fields.get("refit"), bool):  # older logs
-            fields["refit"] = "epochs" if fields["refit"] else ""
-        cfg = Config(**fields)
         ref, task = refs[key], tabular_data.DATASETS[rec["dataset"]].task
-        label = cfg.label() + (f" [{rec['subsample']} rows]" if rec.get("subsample") else "")
-        per = runs.setdefault(label, {}).setdefault(rec["dataset"], [])
+        name = label(rec["config"]) + (
+            f" [{rec['subsample']} rows]" if rec.get("subsample") else ""
+        )
+        per = runs.setdefault(name, {}).setdefault(rec["dataset"], [])
         for r in rec["runs"]:
             ok, margin = passes(task, r["score"], ref["sk"], ref["mean"])
             per.append((ok, margin, r["seconds"]))
     datasets = sorted({d for per in runs.values() for d in per})
     print("runs passing the bar / runs, per dataset (median margin); then worst margin, fit s")
     print(f"{'config':70} " + " ".join(f"{d[:8]:>12}" for d in datasets) + "   worst  fit s")
-    for label, per in runs.items():
+    for name, per in runs.items():
         cells, worst, secs = [], float("inf"), 0.0
         for d in datasets:
             rs = per.get(d, [])
@@ -585,7 +474,7 @@ def summarise(path: str) -> int:
             cells.append(f"{ok:>2}/{len(rs):<2}({_median([r[1] for r in rs]):+.3f})")
             worst = min(worst, min(r[1] for r in rs))
             secs += _median([r[2] for r in rs])
-        print(f"{label:70} " + " ".join(f"{c:>12}" for c in cells) + f" {worst:+.3f} {secs:6.2f}")
+        print(f"{name:70} " + " ".join(f"{c:>12}" for c in cells) + f" {worst:+.3f} {secs:6.2f}")
     return 0
 
 
@@ -593,9 +482,9 @@ def builtin(args: argparse.Namespace) -> int:
     """The defaults on the built-in datasets: moons (held-out 20%), diabetes and xor (train)."""
     from service.data.datasets import builtin as load_builtin
 
-    cfgs = [parse_config(c) for c in args.config] if args.config else [DEFAULT]
+    cfgs = [parse_config(c) for c in args.config] if args.config else [{}]
     for cfg in cfgs:
-        print(cfg.label())
+        print(label(cfg))
         for name in ("moons", "diabetes", "xor"):
             accs, secs = [], []
             for seed in args.seeds:

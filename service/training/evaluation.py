@@ -115,11 +115,14 @@ def baseline(task: str, y_train: np.ndarray, n: int, n_classes: int) -> Answers:
     """Return the trivial model's answers for n rows, learnt from the training rows' y.
 
     Classification: always the training majority class, with the training class frequencies as
-    probabilities. Regression: always the training mean (y in the target's units).
+    probabilities, each count plus one (Laplace): a class a fold's training rows lack is not
+    scored as impossible, which would inflate the baseline's log loss and flatter the model.
+    Regression: always the training mean (y in the target's units).
     """
     if task == "regression":
         return Answers(values=np.full(n, float(y_train.mean())))
-    freq = np.bincount(y_train.astype(np.int64), minlength=n_classes) / len(y_train)
+    counts = np.bincount(y_train.astype(np.int64), minlength=n_classes) + 1.0
+    freq = counts / counts.sum()
     return Answers(probs=np.tile(freq, (n, 1)), predicted=np.full(n, int(freq.argmax())))
 
 

@@ -8,8 +8,11 @@ The rows that score a model never chose its epochs:
   chose.
 * holdout (above MAX_CV_ROWS): one stratified split into training rows (with their own inner
   early-stopping split) and evaluation rows; the model trained on the former is published.
-* training (below MIN_CV_ROWS, or a class with a single row): too few rows to hold any out; the
-  metrics are on the training rows and say so, and the gate will not replace a version on them.
+* training (below MIN_CV_ROWS rows): too few rows to hold any out; the metrics are on the
+  training rows and say so, and the gate will not replace a version on them.
+
+A class with a single row is dealt to one fold: the model that does not see it is scored on it,
+as on any rare value the future brings.
 """
 
 from __future__ import annotations
@@ -44,8 +47,7 @@ class Plan:
 def plan(n: int, rng: np.random.Generator, classes: np.ndarray | None = None) -> Plan:
     """Choose how to judge a model on `n` rows; `classes`: (n,) class indices, if any."""
     everything = np.arange(n)
-    counts = np.bincount(classes) if classes is not None else None
-    if n < MIN_CV_ROWS or (counts is not None and counts[counts > 0].min() < 2):
+    if n < MIN_CV_ROWS:
         return Plan("training", [(everything, everything)], everything)
     if n <= MAX_CV_ROWS:
         return Plan("cross_validation", k_folds(n, FOLDS, rng, classes), everything)

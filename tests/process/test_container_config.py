@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -102,6 +103,9 @@ def compose_env(env: dict, service: dict, redis_port: str) -> dict:
         # A name alone passes the caller's value through; the image's own values (its paths
         # and bind address) are already mapped onto this machine in `env`.
         if value is not None and value != image.get(key):
+            value = re.sub(  # ${NAME:-default}, as compose interpolates it
+                r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m[1]) or m[2], value
+            )
             env[key] = value.replace("//redis:6379/", f"//127.0.0.1:{redis_port}/")  # DNS
     return env
 
@@ -270,6 +274,7 @@ def test_compose_smoke_refuses_without_a_docker_engine(tmp_path):
 
 # Settings that wire the containers to compose's own volume, port and Redis: compose fixes them.
 COMPOSE_FIXED = {"NNS_DATA_DIR", "NNS_BIND", "NNS_REDIS_URL"}
+DEFAULTED = {"NNS_DEFAULT_MODEL"}  # passed from the shell or .env, with compose's own default
 
 
 def test_compose_takes_each_setting_from_the_shell_first_then_dotenv(tmp_path):
@@ -281,7 +286,9 @@ def test_compose_takes_each_setting_from_the_shell_first_then_dotenv(tmp_path):
         missing = sorted(set(fields) - set(environment))
         assert not missing, f"add {missing} without a value to x-app's environment in compose"
         assert set(environment) <= set(fields), set(environment) - set(fields)
-        assert {k for k, v in environment.items() if v is None} == set(passed)
+        # NNS_DEFAULT_MODEL follows the shell and .env too, with diabetes where neither sets it.
+        assert environment["NNS_DEFAULT_MODEL"] == "${NNS_DEFAULT_MODEL:-diabetes}"
+        assert {k for k, v in environment.items() if v is None} == set(passed) - DEFAULTED
     shell_only, dotenv_only, both = passed[0::3], passed[1::3], passed[2::3]
     shell = {k: f"shell:{k}" for k in shell_only + both + sorted(COMPOSE_FIXED)}
     dotenv = {k: f"dotenv:{k}" for k in dotenv_only + both + sorted(COMPOSE_FIXED)}
@@ -302,11 +309,12 @@ def test_compose_takes_each_setting_from_the_shell_first_then_dotenv(tmp_path):
     for name in ("api", "trainer"):
         assert resolved[name]["environment"] == expected, name
 
-    # Set nowhere: the container does not get the variable, so the image's default applies.
+    # Set nowhere: the container does not get the variable (docker removes it, the image's ENV
+    # included, so the code's default applies), but for the default model's.
     bare = compose_config(tmp_path, {}, None)["services"]
     for name in ("api", "trainer"):
         given = {k: v for k, v in bare[name]["environment"].items() if v is not None}
-        assert given == fixed, name
+        assert given == {**fixed, "NNS_DEFAULT_MODEL": "diabetes"}, name
 
 
 @pytest.mark.process
