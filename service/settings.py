@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
+    max_score_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest CSV body a predict route scores (413 above); it is streamed, not "
+        "held in memory, but must be scored within NNS_TIMEOUT (about 140,000 rows a second).",
+    )
     max_batch: int = Field(10_000, ge=1, description="Most instances in one predict request.")
     strict_categories: bool = Field(
         False,

@@ -50,20 +50,12 @@ def numbers(values: np.ndarray) -> Typed:
 def type_cells(texts: pa.Array, codes: np.ndarray, markers: list[str], decimal: str) -> Typed:
     """Type one column: texts, its distinct cells; codes (rows,) into texts, -1 where missing."""
     text = pc.utf8_trim_whitespace(texts.cast(pa.string()))
-    gone = _flags(pc.is_in(pc.utf8_lower(text), value_set=pa.array(markers, pa.string())))
+    gone = missing_flags(text, markers)
     counts = np.bincount(codes[codes >= 0], minlength=len(texts))
     gone |= counts == 0  # a value only on rows left out (no target) is not in the column
-    number = _flags(pc.match_substring_regex(text, _NUMBER.replace(r"\.", re.escape(decimal))))
-    number |= _flags(pc.match_substring_regex(text, _INFINITE, ignore_case=True))
-    number &= ~gone
+    number, values = parse_numbers(text, decimal, gone)
     word = ~gone & ~number
     present, words = int(counts[~gone].sum()), int(counts[word].sum())
-    values = np.full(len(texts), np.nan)
-    if number.any():
-        digits = text.filter(pa.array(number))
-        if decimal != ".":
-            digits = pc.replace_substring(digits, decimal, ".")
-        values[number] = pc.cast(digits, pa.float64()).to_numpy(zero_copy_only=False)
     if present and words == 0:
         return numbers(_take(values, codes, np.nan))
     if present and words <= (1 - MOSTLY_NUMBERS) * present:
@@ -77,6 +69,26 @@ def type_cells(texts: pa.Array, codes: np.ndarray, markers: list[str], decimal: 
         table[~gone] = moments
         return Typed(_take(table, codes, np.datetime64("NaT")))
     return Typed(_text(text, gone, codes))
+
+
+def missing_flags(text: pa.Array, markers: list[str]) -> np.ndarray:
+    """Return which stripped texts are missing-value markers (markers: lower case)."""
+    return _flags(pc.is_in(pc.utf8_lower(text), value_set=pa.array(markers, pa.string())))
+
+
+def parse_numbers(text: pa.Array, decimal: str, gone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (which stripped texts are numbers, their float64 values, NaN elsewhere); texts
+    flagged `gone` (missing) are not numbers. `decimal` is the file's decimal mark."""
+    number = _flags(pc.match_substring_regex(text, _NUMBER.replace(r"\.", re.escape(decimal))))
+    number |= _flags(pc.match_substring_regex(text, _INFINITE, ignore_case=True))
+    number &= ~gone
+    values = np.full(len(text), np.nan)
+    if number.any():
+        digits = text.filter(pa.array(number))
+        if decimal != ".":
+            digits = pc.replace_substring(digits, decimal, ".")
+        values[number] = pc.cast(digits, pa.float64()).to_numpy(zero_copy_only=False)
+    return number, values
 
 
 def _flags(array) -> np.ndarray:

@@ -25,6 +25,18 @@ from .dataset import Dataset, DatasetError, missing, problems_error
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DECIMALS = {".": "point", ",": "comma"}
+# What a flag, a query or a form may say: the character or its name.
+BY_NAME = {
+    "sep": {name: char for char, name in DELIMITER_NAMES.items()},
+    "decimal": {name: char for char, name in DECIMALS.items()},
+}
+
+
+def named(option: str, value: str | None) -> str | None:
+    """Return the delimiter ("sep") or decimal mark ("decimal") a value names, or the value."""
+    return BY_NAME[option].get(value, value) if isinstance(value, str) else value
+
+
 MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?", "#N/A", "-")
 SAMPLE_LINES = 50  # lines read to detect the delimiter and the decimal mark
 SAMPLE_BYTES = 1 << 16
@@ -109,13 +121,11 @@ def read_csv_bytes(
     buffer = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
     if buffer.size >= 3 and buffer.slice(0, 3).to_pybytes() == BOM:
         buffer = buffer.slice(3)
-    sample = _sample(buffer)
+    sample = sample_of(buffer)
     delimiter = sep or detect_delimiter(sample)
-    header = _header(sample, delimiter)
+    header = header_of(sample, delimiter)
     _check_header(header, target, exclude, delimiter)
-    point = decimal or detect_decimal(sample, delimiter)
-    if point not in DECIMALS or point == delimiter:
-        raise DatasetError("the decimal mark must be '.' or ',' and differ from the delimiter")
+    point = decimal_of(sample, delimiter, decimal)
     keep = [h for h in header if h not in exclude]
     markers = sorted({m.strip().lower() for m in na})
     try:
@@ -139,7 +149,15 @@ def read_csv_bytes(
     return _dataset(columns, target, source, lambda: _blank_rows(buffer, delimiter, header))
 
 
-def _sample(buffer: pa.Buffer) -> str:
+def decimal_of(sample: str, delimiter: str, decimal: str | None) -> str:
+    """Return the decimal mark asked for, or the one the sample's numbers use."""
+    point = decimal or detect_decimal(sample, delimiter)
+    if point not in DECIMALS or point == delimiter:
+        raise DatasetError("the decimal mark must be '.' or ',' and differ from the delimiter")
+    return point
+
+
+def sample_of(buffer: pa.Buffer) -> str:
     """Return the first bytes as text (a character cut at the end is left out)."""
     head = buffer.slice(0, min(buffer.size, SAMPLE_BYTES)).to_pybytes()
     try:
@@ -150,8 +168,12 @@ def _sample(buffer: pa.Buffer) -> str:
         return head[: exc.start].decode("utf-8")
 
 
-def _header(sample: str, delimiter: str) -> list[str]:
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
+def header_of(sample: str, delimiter: str) -> list[str]:
+    """Return the column names of the header row (the sample's first record)."""
+    try:
+        header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
+    except csv.Error:  # e.g. a carriage return inside an unquoted name
+        raise DatasetError("the CSV's header row cannot be read: check its quotes") from None
     if not header or not any(h.strip() for h in header):
         raise DatasetError("the CSV is empty: a header row is required")
     # An unnamed column (R's row names, a spreadsheet's index) is named by its position.

@@ -187,6 +187,10 @@ class JobQueue:
                 return new.public()
         raise RuntimeError(f"job {job_id}: cancel lost {CAS_TRIES} races in a row")
 
+    def recent(self, limit: int) -> list[dict]:
+        """Return the last `limit` jobs submitted, newest first, as GET /train/jobs shows them."""
+        return [job.public() for job in self._io(self.records.recent, limit)]
+
     def pending(self) -> int:
         """Return how many messages wait in the queue."""
         return self._io(self.huey.pending_count)

@@ -16,6 +16,8 @@ from huey.storage import RedisStorage, SqliteStorage
 
 from .state import OUTCOMES, TERMINAL, StoredJob
 
+RECENT = 1000  # job ids Redis lists for GET /train/jobs (SQLite keeps every record in order)
+
 
 def _load(raw: bytes | str | None) -> StoredJob | None:
     return None if raw is None else StoredJob.model_validate_json(raw)
@@ -84,6 +86,11 @@ class SqliteRecords:
         )
         return [_load(doc) for (doc,) in rows]
 
+    def recent(self, limit: int) -> list[StoredJob]:
+        """Return the last `limit` jobs submitted, newest first."""
+        query = "select doc from nns_job order by rowid desc limit ?"
+        return [_load(doc) for (doc,) in self.storage.sql(query, (limit,), results=True)]
+
     def counts(self) -> dict[str, int]:
         query = "select status, count(*) from nns_job group by status"
         by_status = dict(self.storage.sql(query, results=True))
@@ -91,7 +98,8 @@ class SqliteRecords:
         return {"queued": sum(by_status.values())} | ended
 
 
-# KEYS: record hash, input, set of open jobs, counts hash, Huey's queue list. ARGV: expected
+# KEYS: record hash, input, set of open jobs, counts hash, Huey's queue list, list of the
+# latest job ids (RECENT of them, newest first). ARGV: expected
 # rev ("" to create), new rev, job id, record JSON, outcome to count ("" if none), input ("" unless
 # creating), message to queue ("" if none).
 WRITE_LUA = """
@@ -100,6 +108,8 @@ if ARGV[1] == '' then
     if rev then return 0 end
     redis.call('SET', KEYS[2], ARGV[6])
     redis.call('HINCRBY', KEYS[4], 'queued', 1)
+    redis.call('LPUSH', KEYS[6], ARGV[3])
+    redis.call('LTRIM', KEYS[6], 0, ARGV[8] - 1)
 elseif rev ~= ARGV[1] then
     return 0
 end
@@ -132,7 +142,8 @@ class RedisRecords:
     def _run(self, job: StoredJob, expected: str, data: bytes, message: bytes | None) -> bool:
         outcome = job.status if job.status in TERMINAL else ""
         argv = [expected, job.rev, job.job_id, _dump(job), outcome, data, message or b""]
-        keys = [*self._keys(job.job_id), self.queue_key]
+        argv.append(RECENT)
+        keys = [*self._keys(job.job_id), self.queue_key, f"{self.prefix}:jobs:recent"]
         return self._write(keys=keys, args=argv) == 1
 
     def create(self, job: StoredJob, data: bytes, message: bytes) -> None:
@@ -153,6 +164,14 @@ class RedisRecords:
         pipe = self.conn.pipeline(transaction=False)
         for job_id in ids:
             pipe.hget(self._keys(job_id)[0], "doc")
+        return [job for job in map(_load, pipe.execute()) if job is not None]
+
+    def recent(self, limit: int) -> list[StoredJob]:
+        """Return the last `limit` jobs submitted (at most RECENT), newest first."""
+        ids = self.conn.lrange(f"{self.prefix}:jobs:recent", 0, limit - 1)
+        pipe = self.conn.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hget(self._keys(job_id.decode())[0], "doc")
         return [job for job in map(_load, pipe.execute()) if job is not None]
 
     def counts(self) -> dict[str, int]:

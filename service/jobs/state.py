@@ -33,6 +33,11 @@ class JobProgress(BaseModel):
         description="Epochs asked for; known once training starts when left to default."
     )
     loss: float | None = Field(None, description="Training loss at the last epoch done.")
+    trail: list[tuple[int, float]] = Field(
+        [],
+        description="[epoch, loss] pairs so far, evenly spaced, at most 128 (the dashboard's "
+        "growing curve; with cross-validation each fold's fit and then the final one, in turn).",
+    )
 
 
 class JobResult(BaseModel):

@@ -34,6 +34,7 @@ from .state import Conflict, StoredJob
 log = logging.getLogger("service.jobs.trainer")
 
 PROGRESS_EVERY = 0.25  # seconds between progress writes and cancel checks (epochs can be µs)
+TRAIL_POINTS = 128  # [epoch, loss] pairs a running job's record keeps for its curve
 IDLE_WAIT = 0.5  # longest wait between looks at an empty SQLite queue, in seconds
 STOP_PATIENCE = 20.0  # seconds a stopping trainer keeps trying to record a job's end
 
@@ -56,6 +57,8 @@ class Run:
         self.deadline = time.monotonic() + budget
         self.next_sync = 0.0
         self.latest: dict | None = None  # progress not written yet
+        self.trail: list[tuple[int, float]] = []  # one point every `trail_step` epochs
+        self.trail_step = 1
         self.cancel = False
         self.lost: str | None = None  # why the job is not ours any more
         self.lock = threading.Lock()  # one write at a time: the heartbeat thread shares the run
@@ -84,6 +87,8 @@ class Run:
             raise Stop("queued", "the trainer shut down")
         with self.lock:
             self.latest = {"epoch": epoch, "epochs": epochs, "loss": float(loss)}
+            self.latest["trail"] = self.trail
+            self._note(epoch, float(loss))
             if t >= self.next_sync:
                 self.next_sync = t + PROGRESS_EVERY
                 self._beat()
@@ -91,6 +96,16 @@ class Run:
                 raise Stop("lost", self.lost)
             if self.cancel:
                 raise Stop("cancelled", f"cancelled {where}")
+
+    def _note(self, epoch: int, loss: float) -> None:
+        """Add epochs 1, 1 + step, 1 + 2 step... to the trail; past TRAIL_POINTS double the step
+        and keep the points on it, so they stay evenly spaced from the first epoch."""
+        if (epoch - 1) % self.trail_step:
+            return
+        self.trail.append((epoch, loss))
+        if len(self.trail) > TRAIL_POINTS:
+            self.trail_step *= 2
+            self.trail[:] = [(e, v) for e, v in self.trail if (e - 1) % self.trail_step == 0]
 
     def heartbeat(self) -> None:
         """Beat every NNS_JOB_HEARTBEAT seconds, even while one epoch takes long."""

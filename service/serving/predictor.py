@@ -60,6 +60,7 @@ class Predictor(TrainedModel):
         # never seen is scored as unknown); the strict one takes only the values seen.
         self.request = features.request_adapter(title, max_batch, strict=False)
         coded = any(s.type in CODED and not s.zero_one for s in features.specs)
+        self.coded = coded  # a value never seen in training is possible (file scoring's warnings)
         strict = features.request_adapter(f"{title}Strict", max_batch) if coded else self.request
         self.strict_request = strict
         self.max_batch = max_batch

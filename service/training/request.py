@@ -16,7 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ..data import datasets
-from ..data.csvfile import MISSING, read_csv_file, read_csv_text
+from ..data.csvfile import MISSING, named, read_csv_file, read_csv_text
 from ..data.dataset import Dataset, DatasetError, from_rows
 from ..data.datasets import BUILTIN, MOONS_NOISE, MOONS_SAMPLES
 from .spec import MAX_COUNT, Hyperparameters, Limits, TrainSpec, check_rows
@@ -81,15 +81,13 @@ class TrainRequest(TrainSpec):
     @classmethod
     def _sep_names(cls, value: Any) -> Any:
         """Accept the delimiters' names, easier to type than a tab: comma, semicolon, tab, pipe."""
-        names = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
-        return names.get(value, value) if isinstance(value, str) else value
+        return named("sep", value)
 
     @field_validator("decimal", mode="before")
     @classmethod
     def _decimal_names(cls, value: Any) -> Any:
         """Accept the marks' names too: point, comma."""
-        names = {"point": ".", "comma": ","}
-        return names.get(value, value) if isinstance(value, str) else value
+        return named("decimal", value)
 
     @field_validator("exclude", "na", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from flask import Response, current_app, request
 from pydantic import BaseModel
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from model_store import InvalidName, Store, parse_version
+from model_store import InvalidName, Store, StoreError, parse_version
 
 from ..errors import NotFound
 from ..serving.registry import Registry
@@ -24,6 +24,14 @@ def store() -> Store:
 
 def settings() -> Settings:
     return current_app.extensions["nns.settings"]
+
+
+def current_version(name: str) -> int | None:
+    """Return the model's CURRENT version in the store, None when it has none (or no model)."""
+    try:
+        return store().current_version(name)
+    except StoreError:
+        return None
 
 
 def default_model(configured: str | None, served) -> str:

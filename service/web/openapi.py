@@ -41,6 +41,7 @@ PATH_PARAMS = {
     "name": ({"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}, "Model name."),
     "version": ({"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}, "Model version."),
     "job_id": ({"type": "string", "pattern": "^[0-9a-f]{32}$"}, "Job id."),
+    "asset": ({"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{0,63}$"}, "A dashboard file."),
 }
 PREDICT_DEFAULT, PREDICT_ANY = "predict:default", "predict:any"  # bodies built per served model
 

@@ -77,6 +77,14 @@ class ModelList(BaseModel):
     )
 
 
+class LossCurve(BaseModel):
+    """The published model's loss per epoch, thinned: one point every `every` epochs."""
+
+    every: int
+    loss: list[float]
+    val_loss: list[float] = Field(description="On its early-stopping rows; empty without them.")
+
+
 class TrainingSummary(BaseModel):
     hyperparameters: StoredHyperparameters
     data: DataSummary
@@ -84,6 +92,7 @@ class TrainingSummary(BaseModel):
     best_epoch: int | None
     seconds: float | None
     final_loss: float | None
+    curve: LossCurve
 
 
 class ModelCard(BaseModel):
@@ -131,6 +140,9 @@ class ModelCard(BaseModel):
                 best_epoch=history.best_epoch,
                 seconds=history.seconds,
                 final_loss=meta.metrics.final_loss,
+                curve=LossCurve(
+                    every=history.loss_every, loss=history.loss, val_loss=history.val_loss
+                ),
             ),
             created_at=meta.created_at,
             load_error=load_error,
@@ -193,6 +205,54 @@ class PromoteResponse(BaseModel):
     name: str
     current_version: int
     previous: int | None = Field(description="The version that was current before.")
+
+
+class PreviewFeature(FeatureSpec):
+    description: str = Field(description="The feature in one line, as nns-train prints it.")
+
+
+class TrainPreview(BaseModel):
+    """What a training request would train on (POST /train/preview): nothing is queued."""
+
+    model: str
+    columns: list[str] = Field(description="The data's columns as read.")
+    target: str | None = Field(None, description="None: a CSV whose target is not chosen yet.")
+    task: Task | None = None
+    classes: list[Label] | None = None
+    rows: int | None = Field(None, description="Rows it would train on.")
+    dropped: int = Field(0, description="Rows left out because their target is missing.")
+    excluded: list[str] = []
+    read_as: dict[str, str] = Field({}, description="How the CSV was read: delimiter, decimal.")
+    features: list[PreviewFeature] = []
+    current_version: int | None = Field(
+        None, description="The version it will be compared with (and whose features it keeps)."
+    )
+
+    @classmethod
+    def of(cls, model: str, prepared, current_version: int | None) -> TrainPreview:
+        """Return the preview of training's prepared data (service.training.pipeline)."""
+        data = prepared.data
+        features = [
+            PreviewFeature(**spec.model_dump(), description=spec.describe())
+            for spec in prepared.specs
+        ]
+        return cls(
+            model=model,
+            columns=[*data.features, data.target],
+            target=data.target,
+            task=prepared.target.task,
+            classes=prepared.target.classes,
+            rows=data.rows,
+            dropped=data.dropped,
+            excluded=data.source.get("excluded", []),
+            read_as={k: v for k, v in data.source.items() if k in ("delimiter", "decimal")},
+            features=features,
+            current_version=current_version,
+        )
+
+
+class JobList(BaseModel):
+    jobs: list[JobStatus] = Field(description="The latest jobs submitted, newest first.")
 
 
 class JobAccepted(BaseModel):

@@ -177,12 +177,43 @@ def test_413_at_the_api_limit_in_the_api_shape(proxy, api):
     assert all(line["upstream"] == "" for line in refused()), "nginx passed a body over the limit"
 
 
-def announce_body(port: int, length: int) -> tuple[int, dict, dict]:
+SCORE_LIMIT = Settings.model_fields["max_score_bytes"].default
+
+
+def test_the_dashboard_is_served_through_nginx(proxy, api):
+    """Pages, their files and the redirect pass as the API sends them, headers included."""
+    status, headers, _ = http("GET", proxy.url + "/")  # followed to /ui
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    direct = http("GET", api.url + "/ui")[1]
+    assert headers["Content-Security-Policy"] == direct["Content-Security-Policy"]
+    for path in ("/ui/models/diabetes", "/ui/jobs", "/ui/train", "/ui/static/ui.js"):
+        assert http("GET", proxy.url + path)[0] == 200, path
+
+
+def test_a_csv_to_score_has_its_own_limit_through_nginx(proxy, api):
+    """A CSV over the JSON limit is scored through nginx; over the scoring limit, nginx refuses
+    it with the API's own answer, and a JSON body keeps the JSON limit (the test above)."""
+    note = "x" * 1000  # wide rows: past 8 MiB in a few thousand of them
+    rows = ["0,1,0," + note] * (LIMIT // 1000 + 100)
+    body = ("smoking,obesity,exercise,note\n" + "\n".join(rows) + "\n").encode()
+    assert LIMIT < len(body) < SCORE_LIMIT
+    headers = {"Content-Type": "text/csv", "Accept": "text/csv"}
+    status, answer_headers, answer = http("POST", proxy.url + "/models/diabetes/predict", body,
+                                          headers, timeout=60)  # fmt: skip
+    assert status == 200 and answer_headers["X-Rows"] == str(len(rows))
+    assert answer.startswith(b"smoking,obesity,exercise,note,label,probability_0,probability_1\n")
+    over = announce_body(proxy.port, SCORE_LIMIT + 1, "text/csv")
+    direct = announce_body(api.port, SCORE_LIMIT + 1, "text/csv")
+    _same_answer(over, direct)
+    assert over[0] == 413 and str(SCORE_LIMIT) in over[2]["error"]
+
+
+def announce_body(port: int, length: int, kind: str = "application/json") -> tuple[int, dict, dict]:
     """POST /predict headers saying `length` bytes follow, send none; return the answer."""
     conn = HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.putrequest("POST", "/predict")
-        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Type", kind)
         conn.putheader("Content-Length", str(length))
         conn.endheaders()
         response = conn.getresponse()

@@ -273,6 +273,25 @@ def test_a_running_job_reports_progress_and_heartbeats(queue, api):
         thread.join(20)
 
 
+def test_a_running_job_keeps_a_bounded_trail_of_its_loss(queue, api):
+    job = api.submit(spec(model="trail", epochs=20_000, dataset="xor"))
+    run_next(queue)
+    trail = api.get(job["job_id"])["progress"]["trail"]
+    epochs = [epoch for epoch, _ in trail]
+    assert 64 <= len(trail) <= 128 and epochs == sorted(epochs)
+    steps = {b - a for a, b in zip(epochs, epochs[1:], strict=False)}
+    assert len(steps) == 1 and epochs[-1] > 10_000  # evenly spaced over the whole run
+    assert all(loss > 0 for _, loss in trail)
+
+
+def test_the_latest_jobs_are_listed_newest_first(queue, api):
+    ids = [api.submit(spec(model=f"m{i}"))["job_id"] for i in range(3)]
+    assert [j["job_id"] for j in queue.recent(10)] == ids[::-1]
+    assert [j["job_id"] for j in api.recent(2)] == ids[:0:-1]
+    api.cancel(ids[0])
+    assert queue.recent(10)[-1]["status"] == "cancelled"
+
+
 def test_cancelling_a_running_job_stops_it_and_publishes_nothing(queue, api, settings):
     job = api.submit(spec(model="slow", epochs=100_000, dataset="xor"))
     thread = in_background(queue)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -65,10 +67,30 @@ def test_gunicorn_serves_trains_and_promotes_on_an_s3_store(s3_raw: S3Raw, tmp_p
         )
         assert http("GET", api.url + "/health/ready")[0] == 200
         assert served <= {1, 2}
+        dashboard_and_file_scoring(api, location, headers["Location"].rsplit("/", 1)[1])
     finally:
         trainer.stop()
         api.stop()
     assert "Traceback" not in api.output() + trainer.output()
+
+
+def dashboard_and_file_scoring(api: Gunicorn, location: str, job_id: str) -> None:
+    """The dashboard's pages and a file to score read the bucket as the JSON API does."""
+    status, _, page = http("GET", api.url + "/ui/models/diabetes")
+    assert status == 200 and page.count(b'data-action="promote"') == 1  # v2, not current
+    assert b"<polyline" in page and b"v1</a>" in page and b"v2</a>" in page
+    assert job_id.encode() in http("GET", api.url + "/ui/jobs")[2]
+    assert http("GET", api.url + f"/ui/jobs/{job_id}")[0] == 200
+    rows = b"smoking,obesity,exercise\n0,1,0\n1,0,1\n"
+    csv_in = {"Content-Type": "text/csv", "Accept": "text/csv"}
+    status, _, answer = http("POST", api.url + "/models/diabetes/versions/2/predict", rows, csv_in)
+    assert status == 200 and answer.startswith(b"smoking,obesity,exercise,label,probability_0")
+    argv = [sys.executable, "-m", "service.serving.scorecli", "--store", location]
+    data = Path(api.log_path).parent / "people.csv"
+    data.write_bytes(rows)
+    done = subprocess.run([*argv, "--model", "diabetes", "--data", str(data)], capture_output=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith(b"smoking,obesity"), done.stderr
 
 
 def test_the_registry_keeps_serving_when_object_storage_is_unreachable(

@@ -55,11 +55,13 @@ REPORT = os.environ.get("FUZZ_REPORT") == "1"  # print schemathesis' whole outpu
 # the model's features, within the NNS_MAX_* limits. DELETE on a job cancels it and keeps its
 # record readable, so "still available after DELETE" (use_after_free) is the contract.
 SEMANTIC = [
+    "/predict",  # a text/csv body must hold the model's features: any string is schema-valid
     "/models/{name}/predict",
     "/models/{name}/versions/{version}/predict",
     "/v2/models/{name}/infer",
     "/v2/models/{name}/versions/{version}/infer",
     "/train",
+    "/train/preview",
 ]
 CONFIG = """\
 seed = {seed}

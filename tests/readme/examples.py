@@ -10,7 +10,7 @@ A run matches what is shown when, line by line:
 - a JSON line (optionally followed by an HTTP status, as `curl -w ' %{http_code}'` prints it)
   has the same keys at every level, the same strings, booleans, nulls and integers, and a number
   wherever a float is shown: floats are measured values. Keys in VOLATILE (ids, times, paths,
-  progress) may hold anything;
+  progress, the loss curve) may hold anything;
 - in text, numbers and 32-hex ids may differ: they depend on the data and the run; words,
   punctuation and the order of lines may not.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 PROMPT = "$ "
 VOLATILE = frozenset(
     {"job_id", "request_id", "created_at", "started_at", "finished_at", "heartbeat_at",
-     "progress", "seconds", "sha256", "source", "store", "epochs_run", "best_epoch"}
+     "progress", "seconds", "sha256", "source", "store", "epochs_run", "best_epoch", "curve"}
 )  # fmt: skip
 NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?"
 HEX_ID = r"[0-9a-f]{32}"

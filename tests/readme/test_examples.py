@@ -161,12 +161,14 @@ def _train(srv: Server, body, query: str = "", content_type: str = "application/
     return http("POST", f"{srv.url}/train{query}", body, headers, timeout=60)
 
 
-def _post_large(srv: Server, path: str, body: bytes) -> tuple[int, dict, dict]:
+def _post_large(
+    srv: Server, path: str, body: bytes, kind: str = "application/json"
+) -> tuple[int, dict, dict]:
     """POST a body the server may refuse before reading it all; return its answer."""
     conn = HTTPConnection("127.0.0.1", srv.port, timeout=30)
     try:
         conn.putrequest("POST", path)
-        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Type", kind)
         conn.putheader("Content-Length", str(len(body)))
         conn.endheaders()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -183,6 +185,8 @@ def _over(srv: Server, name: str, limit: float) -> list[tuple[bool, tuple]]:
     row = {"smoking": 0, "obesity": 1, "exercise": 0}
     if name == "max_body_bytes":
         return [(False, _post_large(srv, "/predict", b"{" + b" " * (n - 1)))]
+    if name == "max_score_bytes":
+        return [(False, _post_large(srv, "/predict", b"a" * n, "text/csv"))]
     if name == "max_batch":
         v2 = {"inputs": [{"name": "features", "shape": [n, 3], "datatype": "FP64",
                           "data": [0.0] * (3 * n)}]}  # fmt: skip

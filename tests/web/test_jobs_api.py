@@ -68,6 +68,7 @@ def test_submit_answers_202_with_location_and_the_job_is_queued(client, auth, jo
         "epoch": 0,
         "epochs": 300,
         "loss": None,
+        "trail": [],
     }
     assert job["result"] is None and job["error"] is None and job["started_at"] is None
 

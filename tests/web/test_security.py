@@ -151,6 +151,9 @@ BAD_NAMES = [
 NAME_REQUESTS = [
     ("GET", "/models/{}", None),
     ("GET", "/models/{}/versions/1", None),
+    ("GET", "/models/{}/versions", None),
+    ("GET", "/ui/models/{}", None),
+    ("GET", "/ui/models/{}/versions/1", None),
     ("POST", "/models/{}/predict", ONE),
     ("POST", "/models/{}/versions/1/predict", ONE),
     ("PUT", "/models/{}/current", {"version": 1}),
@@ -249,7 +252,7 @@ def test_the_document_describes_every_route_as_the_app_secures_it(client):
 
 
 def concrete(path: str) -> str:
-    return path.format(name="diabetes", version="1", job_id=uuid.uuid4().hex)
+    return path.format(name="diabetes", version="1", job_id=uuid.uuid4().hex, asset="ui.css")
 
 
 def test_every_write_but_predictions_is_secured(client):
@@ -258,6 +261,7 @@ def test_every_write_but_predictions_is_secured(client):
     assert secured == writes - ANONYMOUS_WRITES
     assert secured == {
         ("post", "/train"),
+        ("post", "/train/preview"),
         ("put", "/models/{name}/current"),
         ("delete", "/train/jobs/{job_id}"),
     }
@@ -338,10 +342,14 @@ def test_gunicorn_serves_no_debugger_with_flask_debug_set(tmp_path):
     api = Gunicorn(tmp_path, tmp_path / "gunicorn.log", workers=1, **DEBUG_ENV)
     try:
         api.wait_ready()
-        for path in ("/?__debugger__=yes&cmd=resource&f=debugger.js", "/console"):
+        debugger = "?__debugger__=yes&cmd=resource&f=debugger.js"
+        for path in (f"/console{debugger}", "/console"):
             status, headers, body = http("GET", api.url + path)
             assert status == 404 and body["code"] == "not_found", body
             assert headers["Content-Type"] == "application/json"
+        status, headers, body = http("GET", api.url + f"/{debugger}")  # to the dashboard
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert b"<h1>Models</h1>" in body and b"debugger" not in body.lower()
         status, _, body = http("POST", api.url + "/predict", b"{", {"X-Request-ID": "dbg"})
         assert status == 400 and set(body) == {"error", "code", "details", "request_id"}
         assert "Traceback" not in api.output() and "Debugger" not in api.output()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 
 from flask import Blueprint, current_app, has_app_context, request
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 
 from model_store import VersionNotFound
 
+from ...data.csvstream import CsvPieces
 from ...data.dataset import DatasetError
 from ...errors import (
     BadRequest,
@@ -35,9 +37,9 @@ from ...training.request import (
 from ...training.spec import Limits
 from .. import metrics
 from ..auth import admin_required
-from ..http import json_body, read_body, respond, settings, store
+from ..http import current_version, json_body, read_body, respond, settings, store
 from ..openapi import REF, describe
-from ..schemas import JobAccepted, JobStatus
+from ..schemas import JobAccepted, JobList, JobStatus, TrainPreview
 
 bp = Blueprint("jobs", __name__)
 _opening = threading.Lock()
@@ -78,16 +80,16 @@ def _invalid_spec(exc: ValidationError, flat: bool = False) -> InvalidInput:
     return err
 
 
-def _checked(req: TrainRequest, loc: list) -> TrainRequest:
+def _checked(req: TrainRequest) -> pipeline.Prepared:
     """Refuse a request the trainer would refuse: run training's load and prepare steps."""
+    loc = ["body"] if req.csv is not None else ["rows"] if req.rows is not None else ["dataset"]
     try:
-        pipeline.prepare(req, load(req, _limits()), store())
+        return pipeline.prepare(req, load(req, _limits()), store())
     except DatasetError as exc:
         raise invalid([problem(loc, str(exc))]) from None
     except VersionNotFound:
         msg = f"model {req.model!r} has no current version: promote one with PUT first"
         raise invalid([problem(["model"], msg)]) from None
-    return req
 
 
 def _from_json(body: bytes) -> TrainRequest:
@@ -101,27 +103,36 @@ def _from_json(body: bytes) -> TrainRequest:
         req = TrainRequest.model_validate_json(body, strict=True, context=context)
     except ValidationError as exc:
         raise _invalid_spec(exc) from None
-    return _checked(req, ["rows"] if req.rows is not None else ["dataset"])
+    return req
 
 
-def _from_csv() -> TrainRequest:
+def _csv_text() -> str:
+    if "dataset" in request.args:
+        raise invalid([problem(["query", "dataset"], "a CSV body is the data: drop dataset")])
+    try:
+        return read_body(request.environ).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the CSV body is not UTF-8 text") from None
+
+
+def _from_csv(text: str) -> TrainRequest:
     query = request.args.to_dict()
     if "target" not in query:
         raise invalid([problem(["target"], "the CSV query needs target: the column to predict")])
-    if "dataset" in query:
-        raise invalid([problem(["query", "dataset"], "a CSV body is the data: drop dataset")])
     try:
-        text = read_body(request.environ).decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("the CSV body is not UTF-8 text") from None
-    try:
-        req = from_flat(query, _limits(), csv=text)
+        return from_flat(query, _limits(), csv=text)
     except ValidationError as exc:
         raise _invalid_spec(exc, flat=True) from None
-    return _checked(req, ["body"])
 
 
-def _job_id(text: str) -> str:
+def _request() -> TrainRequest:
+    """Return the request of a JSON body, or of a CSV body and its query."""
+    if request.mimetype == "text/csv":
+        return _from_csv(_csv_text())
+    return _from_json(json_body())
+
+
+def valid_job_id(text: str) -> str:
     if not JOB_ID.match(text):  # checked before any lookup; the message does not echo it
         raise NotFound("job not found")
     return text
@@ -135,6 +146,15 @@ def _found(record: dict | None) -> JobStatus:
 
 LOCATION = {"Location": {"description": "/train/jobs/{job_id}", "schema": {"type": "string"}}}
 CSV_BODY = {"text/csv": {"schema": {"type": "string", "description": "CSV with a header row."}}}
+# POST /train and /train/preview take the same request: a JSON body, or a query and a CSV body.
+TRAIN_REQUEST = {
+    "body": body_schema(REF),
+    "components": body_components(REF),
+    "content": CSV_BODY,
+    "params": tuple(csv_query_parameters()),
+    "tag": "training",
+}
+TRAIN_ERRORS = (400, 413, 415, 422)
 
 
 @bp.post("/train")
@@ -142,25 +162,83 @@ CSV_BODY = {"text/csv": {"schema": {"type": "string", "description": "CSV with a
 @describe(
     "Start a training job",
     {202: ("Queued; the Location header names the job's URL.", JobAccepted)},
-    (400, 413, 415, 422),
-    body=body_schema(REF),
-    components=body_components(REF),
-    content=CSV_BODY,
-    params=tuple(csv_query_parameters()),
+    TRAIN_ERRORS,
     headers={202: LOCATION},
-    tag="training",
+    **TRAIN_REQUEST,
 )
 def submit():
-    req = _from_csv() if request.mimetype == "text/csv" else _from_json(json_body())
+    req = _request()
+    _checked(req)
     job = available(queue().submit, req)
     location = {"Location": f"/train/jobs/{job['job_id']}"}
     return respond(JobAccepted(job_id=job["job_id"], status="queued"), 202, location)
 
 
+JOBS_SHOWN = 50
+LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+    "description": f"How many jobs, newest first ({JOBS_SHOWN}).",
+}
+
+
+def job_list(limit: int = JOBS_SHOWN) -> JobList:
+    """Return the latest jobs, newest first (the dashboard's jobs page shows the same)."""
+    return JobList.model_validate({"jobs": available(queue().recent, limit)})
+
+
+@bp.get("/train/jobs")
+@describe(
+    "The latest training jobs, newest first",
+    {200: ("Jobs.", JobList)},
+    (422, 503),
+    params=(LIMIT,),
+    tag="training",
+)
+def list_jobs():
+    text = request.args.get("limit", str(JOBS_SHOWN))
+    if not text.isdigit() or not 1 <= int(text) <= 200:
+        raise invalid([problem(["query", "limit"], "limit must be a whole number from 1 to 200")])
+    return respond(job_list(int(text)))
+
+
+@bp.post("/train/preview")
+@admin_required
+@describe(
+    "Check a training request and show its columns, their kinds and the task; queue nothing",
+    {200: ("What the job would train on.", TrainPreview)},
+    TRAIN_ERRORS,
+    **TRAIN_REQUEST,
+)
+def preview():
+    if request.mimetype == "text/csv" and "target" not in request.args:
+        return respond(columns_only(_csv_text()))
+    req = _request()
+    prepared = _checked(req)
+    return respond(TrainPreview.of(req.model, prepared, current_version(req.model)))
+
+
+def columns_only(text: str) -> TrainPreview:
+    """Return a CSV's columns as training reads them, before a target is chosen; the rest of
+    the query is checked as POST /train checks it."""
+    try:  # any name stands for the target until one is chosen
+        req = from_flat({**request.args.to_dict(), "target": "?"}, _limits(), csv=text)
+    except ValidationError as exc:
+        raise _invalid_spec(exc, flat=True) from None
+    try:
+        head = io.BytesIO(text.encode()).read
+        layout = CsvPieces(head, sep=req.sep, piece_bytes=1 << 16).layout
+    except DatasetError as exc:
+        raise invalid([problem(["body"], str(exc))]) from None
+    return TrainPreview(model=req.model, columns=layout.header)
+
+
 @bp.get("/train/jobs/<job_id>")
 @describe("Read a training job's state", {200: ("The job.", JobStatus)}, (404, 503), tag="training")
 def job_status(job_id: str):
-    return respond(_found(available(queue().get, _job_id(job_id))))
+    return respond(_found(available(queue().get, valid_job_id(job_id))))
 
 
 @bp.delete("/train/jobs/<job_id>")
@@ -176,7 +254,7 @@ def job_status(job_id: str):
 )
 def cancel_job(job_id: str):
     try:
-        job = _found(available(queue().cancel, _job_id(job_id)))
+        job = _found(available(queue().cancel, valid_job_id(job_id)))
     except JobFinished as exc:
         raise Conflict(str(exc)) from None
     return respond(job, 200 if job.status == "cancelled" else 202)

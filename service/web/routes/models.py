@@ -9,7 +9,16 @@ from ...errors import NotFound, from_validation
 from ...serving.export import exporter
 from ...training.metadata import ModelMeta
 from ..auth import admin_required
-from ..http import default_model, json_body, path_version, registry, respond, settings, store
+from ..http import (
+    current_version,
+    default_model,
+    json_body,
+    path_version,
+    registry,
+    respond,
+    settings,
+    store,
+)
 from ..openapi import describe
 from ..schemas import (
     ModelCard,
@@ -24,23 +33,15 @@ from ..schemas import (
 bp = Blueprint("models", __name__)
 
 
-def _current(name: str) -> int | None:
-    try:
-        return store().current_version(name)
-    except StoreError:
-        return None
-
-
-@bp.get("/models")
-@describe("List models", {200: ("Models.", ModelList)})
-def list_models():
+def model_list() -> ModelList:
+    """Return every model in the store (GET /models; the dashboard shows the same)."""
     reg = registry()
     out = []
     for name in store().list_models():
         serving = reg.current.get(name)
         summary = ModelSummary(
             name=name,
-            current_version=_current(name),
+            current_version=current_version(name),
             versions=store().versions(name),
             serving_version=serving.version if serving else None,
             error=reg.errors.get(name),
@@ -50,19 +51,26 @@ def list_models():
         default = default_model(settings().default_model, registry().current)
     except NotFound:
         default = None  # several models and no NNS_DEFAULT_MODEL: POST /predict says so
-    return respond(ModelList(models=out, default_model=default))
+    return ModelList(models=out, default_model=default)
 
 
-def _card(name: str, v: int | None):
+@bp.get("/models")
+@describe("List models", {200: ("Models.", ModelList)})
+def list_models():
+    return respond(model_list())
+
+
+def card(name: str, v: int | None) -> ModelCard:
+    """Return the card of a version (None: the served current one)."""
     reg = registry()
     meta = reg.get(name, v).meta
-    return respond(ModelCard.of(meta, _current(name), reg.errors.get(name)))
+    return ModelCard.of(meta, current_version(name), reg.errors.get(name))
 
 
 @bp.get("/models/<name>")
 @describe("Model card of the current version", {200: ("Model card.", ModelCard)}, (404, 503))
 def model_card(name: str):
-    return _card(name, None)
+    return respond(card(name, None))
 
 
 @bp.get("/models/<name>/versions")
@@ -72,8 +80,13 @@ def model_card(name: str):
     (404,),
 )
 def list_versions(name: str):
+    return respond(version_list(name))
+
+
+def version_list(name: str) -> VersionList:
+    """Return every stored version of a model, newest first, side by side."""
     validate_name(name)
-    current = _current(name)
+    current = current_version(name)
     summaries = []
     for v in reversed(store().versions(name)):
         try:
@@ -96,13 +109,13 @@ def list_versions(name: str):
                 promotion=meta.promotion,
             )
         )
-    return respond(VersionList(name=name, current_version=current, versions=summaries))
+    return VersionList(name=name, current_version=current, versions=summaries)
 
 
 @bp.get("/models/<name>/versions/<version>")
 @describe("Model card of one version", {200: ("Model card.", ModelCard)}, (404, 503))
 def version_card(name: str, version: str):
-    return _card(name, path_version(version))
+    return respond(card(name, path_version(version)))
 
 
 ONNX_FILE = {"type": "string", "format": "binary", "description": "An ONNX model (.onnx)."}
@@ -143,7 +156,7 @@ def set_current(name: str):
     except ValidationError as exc:
         raise from_validation(exc) from None
     store().versions(name)  # 404 for a model without versions (one LIST on object storage)
-    previous = _current(name)
+    previous = current_version(name)
     store().set_current(name, body.version)
     registry().refresh()
     return respond(PromoteResponse(name=name, current_version=body.version, previous=previous))

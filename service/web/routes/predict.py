@@ -22,10 +22,13 @@ from ..jsonio import json_response
 from ..metrics import PREDICTIONS
 from ..openapi import PREDICT_ANY, PREDICT_DEFAULT, describe
 from ..schemas import PredictResponse
+from ..scoring import CSV_FILE, CSV_PARAMS, dialect, score_csv
 
 bp = Blueprint("predict", __name__)
 OK = {200: ("Prediction(s) and the version that computed them.", PredictResponse)}
 ERRORS = (400, 404, 413, 415, 422, 503)
+# A text/csv body is a whole file, scored and answered as CSV (Accept: text/csv) or JSON.
+CSV_IN = {"content": {"text/csv": CSV_FILE}, "ok_content": {"text/csv": CSV_FILE}}
 
 
 def answer(predictor: Predictor, X, single: bool, warnings: Warnings | None = None) -> dict:
@@ -40,6 +43,9 @@ def answer(predictor: Predictor, X, single: bool, warnings: Warnings | None = No
 
 
 def _predict(name: str, v: int | None):
+    if request.mimetype == "text/csv":  # a whole file: service/web/scoring.py
+        return score_csv(registry().get(name, v), strict_categories())
+    dialect()  # documented for CSV bodies: refused when wrong, whatever the body
     body = json_body()
     predictor = registry().get(name, v)
     return json_response(answer(predictor, *predictor.parse(body, strict_categories())))
@@ -65,22 +71,23 @@ STRICT = {
     "description": "Refuse (422) a binary or categorical value never seen in training instead "
     "of scoring it as unknown with a warning (default: NNS_STRICT_CATEGORIES).",
 }
+BODIES = {**CSV_IN, "params": (STRICT, *CSV_PARAMS)}  # JSON rows or a CSV file
 
 
 @bp.post("/predict")
-@describe("Predict with the default model", OK, ERRORS, body=PREDICT_DEFAULT, params=(STRICT,))
+@describe("Predict with the default model", OK, ERRORS, body=PREDICT_DEFAULT, **BODIES)
 def predict_default():
     return _predict(default_model(settings().default_model, registry().current), None)
 
 
 @bp.post("/models/<name>/predict")
-@describe("Predict with a model's current version", OK, ERRORS, body=PREDICT_ANY, params=(STRICT,))
+@describe("Predict with a model's current version", OK, ERRORS, body=PREDICT_ANY, **BODIES)
 def predict_current(name: str):
     return _predict(name, None)
 
 
 @bp.post("/models/<name>/versions/<version>/predict")
-@describe("Predict with a pinned version", OK, ERRORS, body=PREDICT_ANY, params=(STRICT,))
+@describe("Predict with a pinned version", OK, ERRORS, body=PREDICT_ANY, **BODIES)
 def predict_version(name: str, version: str):
     return _predict(name, path_version(version))
 
