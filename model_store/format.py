@@ -9,8 +9,11 @@ holds ``CURRENT``, the served version number as ASCII text, and ``PROMOTIONS``.
 
 On object storage the same names are keys under ``<prefix>/<model>/``, except that the weights
 and attachments live once under ``blobs/<sha256>`` (the digests in ``model.json`` name them),
-``CURRENT`` has a second line numbering the promotion, and ``PROMOTIONS/`` holds one empty
-object per promotion.
+``PROMOTIONS/`` holds one empty object per promotion, and ``CURRENT`` is the object
+``<prefix>/<model>.CURRENT`` beside the model's folder, with a second line numbering the
+promotion: one LIST of the prefix's top level then names every model and carries every
+``CURRENT``'s ETag. Stores written before that kept it at ``<prefix>/<model>/CURRENT``, which is
+still read for a model that has no ``<model>.CURRENT`` yet.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CorruptArtifact, InvalidMetadata, InvalidName
-from .names import is_version_dirname, parse_version
+from .names import is_model_dirname, is_version_dirname, parse_version
 
 FORMAT_NAME = "nns-model"
 FORMAT_VERSION = 1
@@ -41,6 +44,8 @@ HISTORY_FILE = "PROMOTIONS"
 LOCK_FILE = ".lock"
 # Object storage only: weights and attachments, each named by its SHA-256 hex digest.
 BLOBS_DIR = "blobs"
+# Object storage only: "<model>.CURRENT" at the top level ("." is in no model name).
+_POINTER_SUFFIX = "." + POINTER_FILE
 
 RESERVED_KEYS = (
     "format",
@@ -245,6 +250,17 @@ def decode_numbered_pointer(data: bytes) -> tuple[int | None, int | None]:
     if version is None or promotion is None:
         return None, None
     return version, promotion
+
+
+def pointer_object(model: str) -> str:
+    """Return the name of a model's CURRENT object at the top level of an object store."""
+    return model + _POINTER_SUFFIX
+
+
+def pointer_object_model(entry: str) -> str | None:
+    """Return the model whose CURRENT object a top-level entry is, or None if it is not one."""
+    model = entry.removesuffix(_POINTER_SUFFIX)
+    return model if model != entry and is_model_dirname(model) else None
 
 
 def decode_history(data: bytes) -> list[int]:

@@ -10,22 +10,13 @@ and refused for writing.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import os
-import re
-import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from typing import Any
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any, NamedTuple
 
 from .base import Pointer, Published, Staged, Store
-from .errors import InvalidName, StoreError
+from .errors import StoreError
 from .format import (
     BLOBS_DIR,
     HISTORY_FILE,
@@ -36,32 +27,33 @@ from .format import (
     encode_document,
     encode_pointer,
     history_entry,
+    pointer_object,
+    pointer_object_model,
 )
 from .names import MAX_VERSION, is_model_dirname, is_version_dirname, validate_name
+from .s3_requests import (
+    REFUSED,
+    Bucket,
+    Conflict,
+    Missing,
+    Unchanged,
+    make_client,
+    parse_location,
+)
 
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
+__all__ = ["REFUSED", "S3Store", "make_client", "parse_location"]
+
 _PROBE_DIR = ".probe"  # not a valid model name, so listings never take it for a model
 # An ETag no object has: If-Match with it must fail on a server that checks the condition.
 _NO_SUCH_ETAG = '"00000000000000000000000000000000"'
 
-REFUSED = (
-    "the object storage server does not enforce conditional writes (If-None-Match: * and "
-    "If-Match on PutObject), so two publishers could take the same version: publishing and "
-    "promotion are refused on this store (reading still works); use a server that enforces "
-    "them, such as AWS S3"
-)
 
+class _Held(NamedTuple):
+    """A CURRENT object as last read or written: its key, content and ETag."""
 
-class _Missing(Exception):
-    """The object does not exist (404)."""
-
-
-class _Unchanged(Exception):
-    """The object still has the ETag given in If-None-Match (304)."""
-
-
-class _Conflict(Exception):
-    """A condition failed (412), or a concurrent conditional write is in progress (409)."""
+    key: str
+    data: bytes
+    etag: str
 
 
 class S3Store(Store):
@@ -76,36 +68,38 @@ class S3Store(Store):
     def __init__(self, location: str, *, client: Any = None) -> None:
         self.location = location
         self.bucket, self.prefix = parse_location(location)
-        self._given_client = client
-        self._client_pid = -1
-        self._s3: Any = None
-        self._pointer_cache: dict[str, tuple[bytes, str]] = {}  # model -> (CURRENT, its ETag)
+        self._objects = Bucket(self.bucket, self.prefix, client)
+        self._held: dict[str, _Held] = {}  # key of a CURRENT -> what it held when last seen
+        self._earlier_read: set[str] = set()  # models whose earlier-layout CURRENT was read
+        self._versioned: set[str] = set()  # models known to have a version (never undone)
         self._enforced: bool | None = None  # conditional writes, once probed
 
     def list_models(self) -> list[str]:
         """Return the sorted names of models that have at least one published version."""
-        return [name for name in self._model_names() if self._version_numbers(name)]
+        return [name for name in self._top_level()[0] if self._version_numbers(name)]
 
     def pointers(self) -> dict[str, Pointer]:
         """Return {model: Pointer}; the token is CURRENT's ETag.
 
-        Costs one LIST of the prefix plus one GET per model, conditional on the ETag seen last
-        so an unchanged CURRENT answers 304 without a body (a model never promoted costs a
-        LIST of its versions instead).
+        Costs one LIST of the top level (a page per 500 models), which names the models and
+        carries every CURRENT's ETag, plus a GET per CURRENT changed since this object last
+        saw it. A model without a top-level CURRENT costs once per process a GET of its
+        earlier-layout CURRENT, and a LIST of its versions on each call until it has one.
         """
+        models, etags = self._top_level()
         state: dict[str, Pointer] = {}
-        for name in self._model_names():
-            found = self._fetch_pointer(name)
-            if found is not None:
-                state[name] = Pointer(decode_numbered_pointer(found[0])[0], found[1])
-            elif self._version_numbers(name):
+        for name in models:
+            held = self._listed_pointer(name, etags.get(name))
+            if held is not None:
+                state[name] = Pointer(decode_numbered_pointer(held.data)[0], held.etag)
+            elif self._has_versions(name):
                 state[name] = Pointer(None, None)
-        return dict(sorted(state.items()))
+        return state
 
     def current_token(self, name: str) -> str | None:
         """Return CURRENT's ETag, or None if it is absent (one conditional GET)."""
         found = self._fetch_pointer(validate_name(name))
-        return None if found is None else found[1]
+        return None if found is None else found.etag
 
     def check_conditional_writes(self) -> None:
         """Probe once that the server enforces conditional writes; raise StoreError if not.
@@ -120,16 +114,15 @@ class S3Store(Store):
     # -- Backend primitives -----------------------------------------------------------------
 
     def _version_numbers(self, name: str) -> list[int]:
-        names = self._list_dirs(self._key(name) + "/")
+        names = self._objects.list(self._key(name)).folders
         return sorted(int(n) for n in names if is_version_dirname(n))
 
     def _has_version(self, name: str, version: int) -> bool:
-        page = self._call("list_objects_v2", Prefix=self._key(name, str(version)) + "/", MaxKeys=1)
-        return page.get("KeyCount", 0) > 0
+        return self._objects.has_any(self._key(name, str(version)))
 
     def _read_pointer_version(self, name: str) -> tuple[bool, int | None]:
         found = self._fetch_pointer(name)
-        return (False, None) if found is None else (True, decode_numbered_pointer(found[0])[0])
+        return (False, None) if found is None else (True, decode_numbered_pointer(found.data)[0])
 
     def _read_member(
         self, name: str, version: int, filename: str, sha256: str | None
@@ -137,8 +130,8 @@ class S3Store(Store):
         # Weights and attachments are found by their digest, model.json by the version.
         key = self._blob(name, sha256) if sha256 else self._key(name, str(version), META_FILE)
         try:
-            return self._get(key)[0]
-        except _Missing:
+            return self._objects.get(key)[0]
+        except Missing:
             return None
 
     def _promotion_log(self, name: str) -> list[int]:
@@ -147,9 +140,9 @@ class S3Store(Store):
     def _publish(self, name: str, staged: Staged, promote: bool) -> Published:
         self.check_conditional_writes()
         # Content-addressed, so rewriting a blob another version shares writes the same bytes.
-        self._put(self._blob(name, staged.weights_sha256), staged.weights)
+        self._objects.put(self._blob(name, staged.weights_sha256), staged.weights)
         for data in staged.attachments.values():
-            self._put(self._blob(name, hashlib.sha256(data).hexdigest()), data)
+            self._objects.put(self._blob(name, hashlib.sha256(data).hexdigest()), data)
         version = max(self._version_numbers(name), default=0) + 1
         for _ in range(self.max_publish_attempts):
             if version > MAX_VERSION:
@@ -157,8 +150,9 @@ class S3Store(Store):
             document = encode_document(staged.meta, name, version, staged.weights_sha256)
             try:
                 # The manifest goes last: the version exists for readers only once it does.
-                self._put(self._key(name, str(version), META_FILE), document, IfNoneMatch="*")
-            except _Conflict:
+                meta_key = self._key(name, str(version), META_FILE)
+                self._objects.put(meta_key, document, IfNoneMatch="*")
+            except Conflict:
                 # Another publisher took the number (or is taking it): count again.
                 version = max([version, *self._version_numbers(name)]) + 1
                 continue
@@ -177,180 +171,109 @@ class S3Store(Store):
         whether CURRENT was switched.
         """
         self.check_conditional_writes()
-        key = self._key(name, POINTER_FILE)
+        key = self._key(pointer_object(name))
         for _ in range(self.max_switch_attempts):
             found = self._fetch_pointer(name)
-            held, promotion = (None, None) if found is None else decode_numbered_pointer(found[0])
+            held, promotion = (None, None) if found is None else decode_numbered_pointer(found.data)
             if unless_newer and held is not None and held > version:
                 return False
             if promotion is None:  # no CURRENT yet, or one an operator wrote by hand
                 promotion = max((e[0] for e in self._history_entries(name)), default=0)
             data = encode_pointer(version, promotion + 1)
-            condition = {"IfNoneMatch": "*"} if found is None else {"IfMatch": found[1]}
+            # An earlier-layout CURRENT is taken over by creating the top-level one.
+            swap = found is not None and found.key == key
+            condition = {"IfMatch": found.etag} if swap else {"IfNoneMatch": "*"}
             try:
-                etag = self._put(key, data, **condition)
-            except (_Conflict, _Missing):
+                etag = self._objects.put(key, data, **condition)
+            except (Conflict, Missing):
                 continue  # someone else switched it in between: read it again
-            self._pointer_cache[name] = (data, etag)
+            self._held[key] = _Held(key, data, etag)
             # After the switch, so the history never names a version CURRENT did not hold.
             entry = self._key(name, HISTORY_FILE, history_entry(promotion + 1, version))
-            with contextlib.suppress(_Conflict):  # already recorded
-                self._put(entry, b"", IfNoneMatch="*")
+            with contextlib.suppress(Conflict):  # already recorded
+                self._objects.put(entry, b"", IfNoneMatch="*")
             return True
         raise StoreError(f"model {name!r}: CURRENT kept changing; the promotion was not applied")
 
     def _history_entries(self, name: str) -> list[tuple[int, int]]:
         """Return (promotion number, version) of every recorded promotion."""
-        entries = [decode_history_entry(n) for n in self._list_keys(self._key(name, HISTORY_FILE))]
-        return sorted(e for e in entries if e is not None)
+        names = self._objects.list(self._key(name, HISTORY_FILE)).objects
+        return sorted(e for e in map(decode_history_entry, names) if e is not None)
 
-    def _fetch_pointer(self, name: str) -> tuple[bytes, str] | None:
-        """Return (CURRENT, its ETag) with a GET conditional on the ETag seen last, or None."""
-        cached = self._pointer_cache.get(name)
-        condition = {} if cached is None else {"IfNoneMatch": cached[1]}
+    # -- CURRENT ------------------------------------------------------------------------------
+
+    def _top_level(self) -> tuple[list[str], dict[str, str]]:
+        """Return the sorted model folders and {model: its CURRENT's ETag}, from one LIST."""
+        listing = self._objects.list(self.prefix)
+        etags = {}
+        for entry, etag in listing.objects.items():
+            model = pointer_object_model(entry)
+            if model is not None:
+                etags[model] = etag
+        return sorted(n for n in listing.folders if is_model_dirname(n)), etags
+
+    def _listed_pointer(self, name: str, etag: str | None) -> _Held | None:
+        """Return a listed model's CURRENT, reading it only if its ETag is not the one held."""
+        if etag is not None:
+            key = self._key(pointer_object(name))
+            held = self._held.get(key)
+            # Servers differ in quoting ETags in listings; the value inside is what counts.
+            if held is not None and held.etag.strip('"') == etag.strip('"'):
+                return held
+            found = self._read_pointer_object(key)
+            if found is not None:
+                return found
+        # None at the top level: read the earlier layout's once (nothing writes it any more).
+        legacy = self._key(name, POINTER_FILE)
+        if name not in self._earlier_read:
+            self._read_pointer_object(legacy)
+            self._earlier_read.add(name)
+        return self._held.get(legacy)
+
+    def _has_versions(self, name: str) -> bool:
+        """Tell whether a model has a version, asking the bucket until it has one."""
+        if name not in self._versioned and self._version_numbers(name):
+            self._versioned.add(name)
+        return name in self._versioned
+
+    def _fetch_pointer(self, name: str) -> _Held | None:
+        """Return CURRENT as it is now: the top-level object, else the earlier layout's."""
+        found = self._read_pointer_object(self._key(pointer_object(name)))
+        return found or self._read_pointer_object(self._key(name, POINTER_FILE))
+
+    def _read_pointer_object(self, key: str) -> _Held | None:
+        """GET a CURRENT object, conditional on the ETag held (304 keeps it); None if absent."""
+        held = self._held.get(key)
+        condition = {} if held is None else {"IfNoneMatch": held.etag}
         try:
-            found = self._get(self._key(name, POINTER_FILE), **condition)
-        except _Unchanged:
-            assert cached is not None
-            return cached
-        except _Missing:
-            self._pointer_cache.pop(name, None)
+            data, etag = self._objects.get(key, **condition)
+        except Unchanged:
+            assert held is not None
+            return held
+        except Missing:
+            self._held.pop(key, None)
             return None
-        self._pointer_cache[name] = found
+        self._held[key] = found = _Held(key, data, etag)
         return found
 
     def _probe(self) -> bool:
         """Tell whether the server refuses a second create and a wrong If-Match (412 each)."""
         key = self._key(_PROBE_DIR, uuid.uuid4().hex)
-        self._put(key, b"probe", IfNoneMatch="*")
+        self._objects.put(key, b"probe", IfNoneMatch="*")
         try:
             refused = []
             for condition in ({"IfNoneMatch": "*"}, {"IfMatch": _NO_SUCH_ETAG}):
                 try:
-                    self._put(key, b"probe again", **condition)
+                    self._objects.put(key, b"probe again", **condition)
                     refused.append(False)
-                except _Conflict:
+                except Conflict:
                     refused.append(True)
             return all(refused)
         finally:
-            self._call("delete_object", Key=key)
-
-    # -- Requests -----------------------------------------------------------------------------
+            self._objects.call("delete_object", Key=key)
 
     def _key(self, *parts: str) -> str:
-        return "/".join((self.prefix, *parts) if self.prefix else parts)
+        return self._objects.key(*parts)
 
     def _blob(self, name: str, sha256: str) -> str:
         return self._key(name, BLOBS_DIR, sha256)
-
-    def _model_names(self) -> list[str]:
-        return [name for name in self._list_dirs(self._key("")) if is_model_dirname(name)]
-
-    def _get(self, key: str, **condition: str) -> tuple[bytes, str]:
-        response = self._call("get_object", Key=key, **condition)
-        try:
-            return response["Body"].read(), response["ETag"]
-        except BotoCoreError as exc:
-            raise StoreError(f"object storage read failed: {type(exc).__name__}") from exc
-
-    def _put(self, key: str, data: bytes, **condition: str) -> str:
-        """Create or replace an object, checked in transit by Content-MD5; return its ETag."""
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
-        return self._call("put_object", Key=key, Body=data, ContentMD5=md5, **condition)["ETag"]
-
-    def _list_dirs(self, prefix: str) -> list[str]:
-        """Return the names of the 'folders' directly under prefix."""
-        return [
-            common["Prefix"][len(prefix) :].rstrip("/")
-            for page in self._pages(Prefix=prefix, Delimiter="/")
-            for common in page.get("CommonPrefixes", ())
-        ]
-
-    def _list_keys(self, folder: str) -> list[str]:
-        """Return the names of the objects directly under folder/."""
-        prefix = folder + "/"
-        return [
-            item["Key"][len(prefix) :]
-            for page in self._pages(Prefix=prefix, Delimiter="/")
-            for item in page.get("Contents", ())
-        ]
-
-    def _pages(self, **kwargs: str) -> Iterator[dict[str, Any]]:
-        token: dict[str, str] = {}
-        while True:
-            page = self._call("list_objects_v2", **kwargs, **token)
-            yield page
-            if not page.get("IsTruncated"):
-                return
-            token = {"ContinuationToken": page["NextContinuationToken"]}
-
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        """Send one request to the bucket, turning failures into StoreError or the cases above."""
-        try:
-            return getattr(self._client(), operation)(Bucket=self.bucket, **kwargs)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = exc.response.get("Error", {}).get("Code", "")
-            if status == 304:
-                raise _Unchanged from None
-            if status == 404 and code != "NoSuchBucket":
-                raise _Missing from None
-            if status == 412 or code == "ConditionalRequestConflict":
-                raise _Conflict from None
-            if code == "NotImplemented":
-                raise StoreError(REFUSED) from exc
-            raise StoreError(f"object storage refused {operation}: {code or status}") from exc
-        except BotoCoreError as exc:
-            raise StoreError(f"object storage unreachable: {type(exc).__name__}") from exc
-
-    def _client(self) -> Any:
-        """Return this process's client; a forked child builds its own connection pool."""
-        if self._given_client is not None:
-            return self._given_client
-        if self._client_pid != os.getpid():
-            self._s3, self._client_pid = make_client(), os.getpid()
-        return self._s3
-
-
-def parse_location(location: str) -> tuple[str, str]:
-    """Split s3://bucket/prefix into (bucket, prefix without surrounding slashes)."""
-    if not location.startswith("s3://"):
-        raise InvalidName("an object storage location must look like s3://bucket/prefix")
-    bucket, _, prefix = location[len("s3://") :].partition("/")
-    if _BUCKET_RE.fullmatch(bucket) is None:
-        raise InvalidName("invalid bucket name in the model store location")
-    return bucket, prefix.strip("/")
-
-
-def make_client(environ: Mapping[str, str] = os.environ) -> Any:
-    """Build an S3 client from the usual AWS variables (without keys: boto3's usual chain)."""
-    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-    config = Config(
-        # Servers other than AWS are usually reached by path, not by a bucket subdomain.
-        s3={"addressing_style": "path" if endpoint else "auto"},
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=5,
-        read_timeout=30,
-        # boto3's default streamed CRC trailers break some S3-compatible servers (rclone's
-        # 304 answers, for one); integrity comes from Content-MD5 and the stored sha256 instead.
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    with _SESSION_LOCK:  # a boto3 session is not thread-safe; one per process saves ~0.2 s a client
-        if _SESSION.get(os.getpid()) is None:
-            _SESSION.clear()
-            _SESSION[os.getpid()] = boto3.session.Session()
-        return _SESSION[os.getpid()].client(
-            "s3",
-            endpoint_url=endpoint or None,
-            region_name=region,
-            aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=environ.get("AWS_SESSION_TOKEN"),
-            config=config,
-        )
-
-
-_SESSION_LOCK = threading.Lock()
-_SESSION: dict[int, Any] = {}  # pid -> boto3 session

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 import pytest
 
 from model_store import ModelStore
+from service.serving.watcher import Watcher
 from service.web.app import create_app
 from tests.support.api import AUTH, TOKEN
 from tests.support.training import train
+
+
+@pytest.fixture(autouse=True)
+def stop_store_watchers():
+    """Stop the watcher threads of the apps a test built (they would look until collected)."""
+    before = set(threading.enumerate())
+    yield
+    for thread in set(threading.enumerate()) - before:
+        if isinstance(thread, Watcher):
+            thread.stop()
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,8 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         store, max_batch=settings.max_batch, reload_interval=settings.reload_interval
     )
     registry.on_load_failure = lambda model: metrics.LOAD_FAILURES.labels(model).inc()
-    registry.refresh()
+    registry.refresh()  # before the first request: a worker is ready once it has loaded
+    registry.watch()  # gunicorn builds the app in each worker, after the fork
     app.extensions.update(
         {
             "nns.settings": settings,
@@ -80,7 +81,7 @@ class _Request(Request):
 
 
 class _Bookkeeping:
-    """Wrap the WSGI app: reload check, request id, security headers and request metrics.
+    """Wrap the WSGI app: watcher check, request id, security headers and request metrics.
 
     Outside Flask's hooks this costs less per request (no Headers object, no context lookups,
     no hook dispatch): every microsecond here is a share of a single-row prediction.
@@ -96,8 +97,8 @@ class _Bookkeeping:
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
-        # The swap to a new CURRENT happens here, between requests, never during one.
-        self.registry.maybe_refresh()
+        # Never the store itself: the watcher thread looks at it and swaps new versions in.
+        self.registry.watch()
         given = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = given if REQUEST_ID.match(given) else f"{self._prefix}{next(self._count):016x}"
         environ[REQUEST_ID_KEY] = request_id

@@ -69,6 +69,9 @@ class FsRaw:
     def delete(self, *parts: str) -> None:
         self.root.joinpath(*parts).unlink()
 
+    def pointer(self, model: str) -> tuple[str, ...]:
+        return (model, "CURRENT")
+
     def weights(self, model: str, version: int) -> tuple[str, ...]:
         return (model, str(version), "weights.npz")
 
@@ -105,6 +108,9 @@ class S3Raw:
 
     def delete(self, *parts: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.key(*parts))
+
+    def pointer(self, model: str) -> tuple[str, ...]:
+        return (f"{model}.CURRENT",)  # beside the model's folder, so one LIST sees them all
 
     def weights(self, model: str, version: int) -> tuple[str, ...]:
         doc = json.loads(self.read(model, str(version), "model.json"))

@@ -175,7 +175,7 @@ def test_npz_with_object_array_is_refused_without_unpickling(
 def test_broken_current_pointer(
     two_versions: Store, raw: Raw, content: bytes, pointer: int | None
 ) -> None:
-    raw.write(content, "m", "CURRENT")
+    raw.write(content, *raw.pointer("m"))
     with pytest.raises(CorruptArtifact, match="CURRENT"):
         two_versions.current_version("m")
     with pytest.raises(CorruptArtifact, match="CURRENT"):
@@ -192,7 +192,7 @@ def test_messages_never_leak_filesystem_paths(
     two_versions: Store, raw: Raw, tmp_path: Path
 ) -> None:
     raw.delete(*raw.weights("m", 2))
-    raw.write(b"7", "m", "CURRENT")
+    raw.write(b"7", *raw.pointer("m"))
     messages = []
     for call in (
         lambda: two_versions.load("m", 2),

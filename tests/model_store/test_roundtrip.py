@@ -89,13 +89,13 @@ def test_documented_layout_in_the_bucket(s3_raw: S3Raw) -> None:
     doc = json.loads(raw.read("iris", "1", "model.json"))
     blob = f"{raw.prefix}/iris/blobs/{doc['weights_sha256']}"
     assert sorted(raw.list_keys()) == [
+        f"{raw.prefix}/iris.CURRENT",
         f"{raw.prefix}/iris/1/model.json",
-        f"{raw.prefix}/iris/CURRENT",
         f"{raw.prefix}/iris/PROMOTIONS/0000000001-1",
         blob,
     ]
     # CURRENT names the version, then numbers the promotion (so every write changes its ETag).
-    assert raw.read("iris", "CURRENT") == b"1\n1\n"
+    assert raw.read("iris.CURRENT") == b"1\n1\n"
     with np.load(io.BytesIO(raw.read("iris", "blobs", doc["weights_sha256"]))) as npz:
         assert sorted(npz.files) == sorted(ARRAYS_OF_EVERY_KIND)
 

@@ -6,7 +6,6 @@ tests are about what only object storage has.
 
 from __future__ import annotations
 
-import collections
 import json
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,11 @@ import numpy as np
 import pytest
 
 from model_store import CorruptArtifact, InvalidName, Pointer, Published, StoreError, open_store
-from model_store.s3 import REFUSED, S3Store, make_client
+from model_store.s3 import REFUSED, S3Store
 from service.data import datasets
 from service.training.pipeline import train_model
 from service.training.spec import Hyperparameters, TrainSpec
-from tests.support.s3_servers import S3Server, start_rclone
+from tests.support.s3_servers import S3Server, counting_client, start_rclone
 
 from .conftest import (
     S3Raw,
@@ -79,19 +78,6 @@ def test_publishers_on_separate_hosts_never_share_a_version(s3_raw: S3Raw, tmp_p
     assert store.promoted_versions("m")[0] == HOSTS * PUBLISHES
 
 
-def counting_client(env: dict) -> tuple[Any, collections.Counter]:
-    """Return a client and a Counter of (operation, HTTP status) it fills as requests return."""
-    client = make_client(env)
-    seen: collections.Counter = collections.Counter()
-
-    def count(event_name: str, response_dict: dict | None, **_: Any) -> None:
-        status = response_dict["status_code"] if response_dict else None
-        seen[(event_name.rsplit(".", 1)[-1], status)] += 1
-
-    client.meta.events.register("response-received.s3", count)
-    return client, seen
-
-
 def test_a_number_taken_at_the_last_moment_is_retried_with_the_next(
     s3_raw: S3Raw, s3_env: dict
 ) -> None:
@@ -117,31 +103,92 @@ def test_a_number_taken_at_the_last_moment_is_retried_with_the_next(
         store.load("m", 2)
 
 
-def test_polling_costs_one_list_and_one_conditional_get_per_model(
-    s3_raw: S3Raw, s3_env: dict
-) -> None:
-    writer = open_store(s3_raw.location)
-    for name in ("a", "b", "c"):
+def publish_models(location: str, names: list[str]) -> None:
+    writer = open_store(location)
+    for name in names:
         writer.publish(name, sample_arrays(), sample_meta())
+
+
+@pytest.mark.parametrize("models", [3, 40])
+def test_an_unchanged_poll_costs_one_list_whatever_the_number_of_models(
+    s3_raw: S3Raw, s3_env: dict, models: int
+) -> None:
+    names = [f"m{i:03d}" for i in range(models)]
+    publish_models(s3_raw.location, names)
     client, seen = counting_client(s3_env)
     poller = S3Store(s3_raw.location, client=client)
     first = poller.pointers()
-    assert {name: p.version for name, p in first.items()} == {"a": 1, "b": 1, "c": 1}
-
+    assert {name: p.version for name, p in first.items()} == dict.fromkeys(names, 1)
+    # The first look reads every CURRENT once; later ones only the top-level listing.
+    assert seen == {("ListObjectsV2", 200): 1, ("GetObject", 200): models}
     for _ in range(5):
         seen.clear()
         assert poller.pointers() == first
-        # Unchanged: one LIST for the set of models, then a bodiless 304 per model.
-        assert seen == {("ListObjectsV2", 200): 1, ("GetObject", 304): 3}
+        assert seen == {("ListObjectsV2", 200): 1}
 
+
+def test_a_poll_reads_only_the_changed_currents(s3_raw: S3Raw, s3_env: dict) -> None:
+    publish_models(s3_raw.location, ["a", "b", "c"])
+    writer = open_store(s3_raw.location)
+    client, seen = counting_client(s3_env)
+    poller = S3Store(s3_raw.location, client=client)
+    first = poller.pointers()
     writer.publish("b", sample_arrays(2), sample_meta())
     writer.set_current("c", 1)  # the same version again is still a change
     seen.clear()
     changed = poller.pointers()
-    assert seen == {("ListObjectsV2", 200): 1, ("GetObject", 304): 1, ("GetObject", 200): 2}
+    assert seen == {("ListObjectsV2", 200): 1, ("GetObject", 200): 2}
     assert changed["a"] == first["a"]
     assert changed["b"].version == 2 and changed["b"].token != first["b"].token
     assert changed["c"].version == 1 and changed["c"].token != first["c"].token
+    assert changed["c"].token == writer.current_token("c")
+
+
+def test_a_poll_costs_one_list_per_500_models(s3_raw: S3Raw, s3_env: dict) -> None:
+    # A LIST page holds 1,000 entries: a model's folder and its CURRENT take two.
+    client, seen = counting_client(s3_env)
+    poller = S3Store(s3_raw.location, client=client)
+    for n in range(501):  # the objects a LIST sees at the top level, without publishing
+        s3_raw.write(b"1\n1\n", f"m{n:03d}.CURRENT")
+        s3_raw.write(b"", f"m{n:03d}", "1", "model.json")
+    assert len(poller.pointers()) == 501
+    seen.clear()
+    poller.pointers()
+    assert seen == {("ListObjectsV2", 200): 2}
+
+
+def test_a_never_promoted_model_costs_a_list_until_it_has_a_version(
+    s3_raw: S3Raw, s3_env: dict
+) -> None:
+    writer = open_store(s3_raw.location)
+    writer.publish("m", sample_arrays(), sample_meta(), promote=False)
+    s3_raw.write(b"blob", "pending", "blobs", "0" * 64)  # a first publish under way
+    client, seen = counting_client(s3_env)
+    poller = S3Store(s3_raw.location, client=client)
+    assert poller.pointers() == {"m": Pointer(None, None)}
+    seen.clear()
+    assert poller.pointers() == {"m": Pointer(None, None)}
+    # "m" is known to have versions; "pending" is asked again, as its first version may land.
+    assert seen == {("ListObjectsV2", 200): 2}
+    writer.publish("pending", sample_arrays(), sample_meta(), promote=False)
+    assert poller.pointers() == {"m": Pointer(None, None), "pending": Pointer(None, None)}
+
+
+def test_a_store_of_the_earlier_layout_is_read_and_taken_over_by_the_next_promotion(
+    s3_store: S3Store, s3_raw: S3Raw
+) -> None:
+    """CURRENT used to be <prefix>/<model>/CURRENT; stores written then keep serving."""
+    s3_store.publish("m", sample_arrays(1), sample_meta())
+    s3_store.publish("m", sample_arrays(2), sample_meta())
+    s3_raw.write(s3_raw.read("m.CURRENT"), "m", "CURRENT")
+    s3_raw.delete("m.CURRENT")
+    reader = open_store(s3_raw.location)
+    assert reader.current_version("m") == 2 and reader.load("m").version == 2
+    assert reader.pointers() == {"m": Pointer(2, reader.current_token("m"))}
+    reader.set_current("m", 1)
+    assert s3_raw.read("m.CURRENT") == b"1\n3\n"  # numbered after the earlier promotions
+    assert reader.promoted_versions("m") == [1, 2]
+    assert open_store(s3_raw.location).pointers()["m"].version == 1
 
 
 def test_concurrent_promotions_keep_current_and_history_in_one_order(s3_raw: S3Raw) -> None:
@@ -199,11 +246,11 @@ def test_a_hand_written_current_is_taken_and_numbered_on_the_next_promotion(
 ) -> None:
     s3_store.publish("m", sample_arrays(), sample_meta())
     s3_store.publish("m", sample_arrays(), sample_meta(), promote=False)
-    s3_raw.write(b"2\n", "m", "CURRENT")  # what `echo 2 | aws s3 cp - .../CURRENT` leaves
+    s3_raw.write(b"2\n", "m.CURRENT")  # what `echo 2 | aws s3 cp - .../m.CURRENT` leaves
     assert s3_store.current_version("m") == 2
     assert s3_store.pointers()["m"].version == 2
     s3_store.set_current("m", 1)
-    assert s3_raw.read("m", "CURRENT") == b"1\n2\n"
+    assert s3_raw.read("m.CURRENT") == b"1\n2\n"
     assert s3_store.promoted_versions("m") == [1]
 
 

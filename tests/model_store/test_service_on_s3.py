@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from model_store import open_store
+from model_store import ModelStore, Store, open_store
+from model_store.s3 import S3Store, make_client
+from service.serving.registry import Registry
 from tests.support.api import AUTH, ONE, TOKEN
-from tests.support.harness import Gunicorn, http, start_trainer, train_cli, wait_until
+from tests.support.cluster import served_by_worker
+from tests.support.harness import Gunicorn, free_port, http, start_trainer, train_cli, wait_until
+from tests.support.s3_servers import Relay, S3Server, counting_client
+from tests.support.training import train
 
 from .conftest import S3Raw
 
@@ -90,10 +96,6 @@ def dashboard_and_file_scoring(api: Gunicorn, location: str, job_id: str) -> Non
 def test_the_registry_keeps_serving_when_object_storage_is_unreachable(
     s3_store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.serving.registry import Registry
-    from tests.support.harness import free_port
-    from tests.support.training import train
-
     train(s3_store)
     registry = Registry(s3_store, max_batch=10, reload_interval=0.05)
     registry.refresh()
@@ -102,3 +104,120 @@ def test_the_registry_keeps_serving_when_object_storage_is_unreachable(
     registry.store = open_store(s3_store.location)  # the same bucket, now out of reach
     registry.refresh()
     assert registry.get("diabetes").version == 1 and not registry.errors
+
+
+def publish_copies(store: Store, names: list[str], tmp_path: Path) -> tuple[dict, dict]:
+    """Publish a small trained model under each name (trained once, on the filesystem).
+
+    Returns the arrays and metadata published, to publish more versions of them.
+    """
+    template = ModelStore(tmp_path / "template")
+    train(template, epochs=50)
+    artifact = template.load("diabetes")
+    meta = {k: v for k, v in artifact.meta.items() if k != "attachments"}
+    for name in names:
+        store.publish(name, artifact.arrays, meta)
+    return artifact.arrays, meta
+
+
+@pytest.mark.parametrize("models", [3, 30])
+def test_a_look_at_an_unchanged_store_is_one_list_whatever_the_number_of_models(
+    moto_server: S3Server, s3_raw: S3Raw, s3_env: dict, tmp_path: Path, models: int
+) -> None:
+    names = [f"m{i:02d}" for i in range(models)]
+    model = publish_copies(open_store(s3_raw.location), names, tmp_path)
+    client, seen = counting_client(s3_env)
+    registry = Registry(S3Store(s3_raw.location, client=client), max_batch=10, reload_interval=60)
+    registry.refresh()
+    assert sorted(registry.current) == names
+    seen.clear()
+    start = moto_server.mark(s3_raw.client, s3_raw.bucket)
+    for _ in range(3):
+        registry.refresh()
+    requests = moto_server.requests(
+        s3_raw.bucket, start, moto_server.mark(s3_raw.client, s3_raw.bucket)
+    )
+    assert seen == {("ListObjectsV2", 200): 3}
+    assert len(requests) == 3 and all(r.startswith("GET ") and "list-type=2" in r for r in requests)
+    # A promotion costs the look its CURRENT and the new version: one GET each, no more.
+    open_store(s3_raw.location).publish(names[1], *model)
+    seen.clear()
+    registry.refresh()
+    assert registry.current[names[1]].version == 2
+    assert seen == {("ListObjectsV2", 200): 1, ("GetObject", 200): 3}
+
+
+@pytest.fixture
+def relay(moto_server: S3Server):
+    """A relay in front of the moto server, to cut the store off or slow it down."""
+    relay = Relay(moto_server.endpoint)
+    yield relay
+    relay.close()
+
+
+def test_the_watcher_loads_a_promotion_made_during_an_outage_once_the_store_is_back(
+    s3_raw: S3Raw, s3_env: dict, relay: Relay, caplog: pytest.LogCaptureFixture
+) -> None:
+    direct = open_store(s3_raw.location)
+    train(direct, epochs=50)
+    far = S3Store(
+        s3_raw.location, client=make_client({**s3_env, "AWS_ENDPOINT_URL": relay.endpoint})
+    )
+    registry = Registry(far, max_batch=10, reload_interval=0.05)
+    registry.refresh()
+    registry.watch()
+
+    def failed_looks() -> int:
+        return sum(r.getMessage() == "model store poll failed" for r in caplog.records)
+
+    relay.down()
+    wait_until(lambda: failed_looks() >= 2, 30, what="looks to fail")
+    train(direct, epochs=50)  # version 2, promoted while the watcher cannot see the store
+    before = failed_looks()
+    wait_until(lambda: failed_looks() > before, 30, what="a look after the promotion to fail")
+    assert registry.get("diabetes").version == 1 and registry._watcher.is_alive()
+    relay.up()
+    wait_until(lambda: registry.get("diabetes").version == 2, 30, what="the watcher to load it")
+    assert not registry.errors
+    registry.close()
+
+
+def test_gunicorn_on_s3_looks_with_one_list_per_worker_off_the_request_path(
+    moto_server: S3Server, s3_raw: S3Raw, relay: Relay, tmp_path: Path
+) -> None:
+    names = ["diabetes", *(f"m{i:02d}" for i in range(20))]
+    publish_copies(open_store(s3_raw.location), names, tmp_path)
+    interval, workers, window = 0.2, 2, 3.0
+    env = {
+        "NNS_MODEL_STORE": s3_raw.location,
+        "NNS_RELOAD_INTERVAL": str(interval),
+        **moto_server.env(tmp_path),
+        "AWS_ENDPOINT_URL": relay.endpoint,
+    }
+    api = Gunicorn(tmp_path, tmp_path / "gunicorn.log", workers=workers, **env)
+    try:
+        api.wait_ready()
+        both = lambda: len(served_by_worker(api)) == workers  # noqa: E731 - each has loaded
+        wait_until(both, 60, what="every worker to answer")
+        start = moto_server.mark(s3_raw.client, s3_raw.bucket)
+        time.sleep(window)  # what the watchers do on their own; nothing else uses the bucket
+        requests = moto_server.requests(
+            s3_raw.bucket, start, moto_server.mark(s3_raw.client, s3_raw.bucket)
+        )
+        # Every look is one LIST of the top level, whatever the number of models.
+        assert requests and all("list-type=2" in r and "delimiter=/" in r for r in requests)
+        assert len(requests) <= workers * (window / interval + 2), len(requests)
+
+        # A store that takes a second per answer slows the looks, never a prediction.
+        relay.delay = 1.0
+        slowest, deadline = 0.0, time.monotonic() + window
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            status, _, body = http("POST", api.url + "/predict", ONE)
+            slowest = max(slowest, time.monotonic() - started)
+            assert (status, body["version"]) == (200, 1)
+        assert slowest < relay.delay / 2, f"a prediction took {slowest:.3f} s"
+    finally:
+        relay.delay = 0.0
+        api.stop()
+    assert "Traceback" not in api.output()

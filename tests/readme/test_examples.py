@@ -5,7 +5,8 @@ store, then gunicorn and the trainer) on a free port with a temporary data direc
 run under bash with the package's commands on the PATH, in a directory holding stand-ins for
 the README's CSVs (standins.py). What a run must match is in examples.py. A command shown
 without output must succeed; one whose output is `prog: error: ...` must fail. A read-only
-`curl` (no -X, no data) is repeated until it matches or 30 s pass: a job's state moves on.
+`curl` (no -X, no data) or a prediction is repeated until it matches or 30 s pass: a job's state
+moves on, and a new version is served within the reload interval.
 The limits table's statuses are checked against the same server.
 """
 
@@ -78,8 +79,13 @@ def server(tmp_path_factory):
 
 
 def _read_only(example: Example) -> bool:
+    """Tell a curl that changes nothing: a GET, or a prediction (which a worker answers from a
+    new version within NNS_RELOAD_INTERVAL of its training or promotion)."""
     command = example.command.strip()
-    return command.startswith("curl ") and not re.search(r"\s(-X|-d|--data\S*)\s", command)
+    if not command.startswith("curl "):
+        return False
+    predict = re.search(r"-X POST \S+/predict\s", command)
+    return predict is not None or not re.search(r"\s(-X|-d|--data\S*)\s", command)
 
 
 def _run(srv: Server, example: Example) -> tuple[int, str]:

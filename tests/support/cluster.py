@@ -181,7 +181,7 @@ class Cluster:
     def both_serve(self, version: int, timeout: float = CONVERGE) -> float:
         """Wait until every worker of both instances answers with `version`; return time.time().
 
-        A worker looks at CURRENT when a request reaches it, so each poll must reach all of
+        Each worker's watcher looks at CURRENT on its own, so each poll must reach all of
         them: a round counts only if its answers came from WORKERS distinct workers.
         """
 
@@ -210,7 +210,7 @@ class Cluster:
         """Assert the history is one promotion per number, the last one CURRENT's; return it."""
         log = self.promotion_log()
         assert [number for number, _ in log] == list(range(1, len(log) + 1)), log
-        key = f"models/{MODEL}/CURRENT"
+        key = f"models/{MODEL}.CURRENT"
         current = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         assert decode_numbered_pointer(current) == (log[-1][1], log[-1][0]), (current, log)
         versions = [version for _, version in log]

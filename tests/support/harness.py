@@ -17,9 +17,11 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import TypeVar
 
@@ -65,10 +67,36 @@ def http(method: str, url: str, body=None, headers: dict | None = None, timeout:
             status, rh, raw = resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
         status, rh, raw = err.code, dict(err.headers), err.read()
+    except urllib.error.URLError as err:
+        if data is None or not isinstance(err.reason, BrokenPipeError | ConnectionResetError):
+            raise
+        # The server answered (a 413) and closed before it had the whole body: read its answer.
+        status, rh, raw = _answer_before_body(method, url, data, hdrs, timeout)
     try:
         return status, rh, json.loads(raw)
     except ValueError:
         return status, rh, raw
+
+
+def _answer_before_body(method: str, url: str, data: bytes, headers: dict, timeout: float):
+    """Send a body the server may refuse before reading it all; return what it answered."""
+    parts = urllib.parse.urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    conn = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.putrequest(method, target)
+        for key, value in {**headers, "Content-Length": str(len(data))}.items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        for start in range(0, len(data), 1 << 16):
+            try:
+                conn.sock.sendall(data[start : start + (1 << 16)])
+            except (BrokenPipeError, ConnectionResetError):
+                break  # its answer is already on the way
+        resp = conn.getresponse()
+        return resp.status, dict(resp.headers), resp.read()
+    finally:
+        conn.close()
 
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -179,6 +207,8 @@ class Gunicorn(Proc):
     """gunicorn on a free port, started with the production command line (`gunicorn_argv`).
 
     `app` replaces the service's app (e.g. "bare_app:app", with `args=("--pythonpath", dir)`).
+    gunicorn puts its working directory `cwd` first on sys.path: another checkout's code runs
+    with `cwd` and PYTHONPATH set to it.
     """
 
     def __init__(
@@ -189,6 +219,7 @@ class Gunicorn(Proc):
         *,
         app: str | None = None,
         args: tuple[str, ...] = (),
+        cwd: Path = ROOT,
         **env: str,
     ) -> None:
         self.port = free_port()
@@ -198,7 +229,7 @@ class Gunicorn(Proc):
             argv[-1] = app
         bind = {"NNS_BIND": f"127.0.0.1:{self.port}", "NNS_WORKERS": str(workers)}
         environ = env_for(data_dir, **{**bind, **env})
-        super().__init__(argv, environ, log or data_dir / "gunicorn.log")
+        super().__init__(argv, environ, log or data_dir / "gunicorn.log", cwd)
 
     def wait_ready(self, timeout: float = 30, status: int = 200, path: str = "/health/ready"):
         """Wait until GET `path` answers `status`; fail at once if gunicorn exits."""

@@ -1,7 +1,10 @@
-"""What tests train on: `train` publishes a small model in process, ROWS are a training
-request's rows, and `penguins_csv` is a small CSV with text, missing cells and text labels."""
+"""What tests train on: `train` publishes a small model in process (`promote_rotten` one whose
+weights rot), ROWS are a training request's rows, and `penguins_csv` is a small CSV with text,
+missing cells and text labels."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +31,22 @@ def train(store: ModelStore, name: str = "diabetes", dataset: str = "diabetes", 
         model=name, dataset=dataset, samples=samples, hyperparameters=params, promote="always"
     )
     return run(request, store)
+
+
+def promote_rotten(store: ModelStore, name: str = "diabetes", **params) -> tuple[Path, bytes]:
+    """Publish a version whose weights then rot, and make it current as a hand edit would.
+
+    A running app's watcher may look at any moment: the version is damaged before CURRENT
+    names it. Returns the weights' path and their good bytes.
+    """
+    params.setdefault("epochs", 50)
+    request = TrainRequest(model=name, dataset=name, hyperparameters=params, promote="never")
+    version = run(request, store).version
+    weights = store.root / name / str(version) / "weights.npz"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    store._switch(name, version)  # the store's own switch, without set_current's check
+    return weights, good
 
 
 def penguins_csv() -> str:

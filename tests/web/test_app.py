@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from openapi_spec_validator import validate
 
+from service.data import datasets
+from service.training.pipeline import train_model
+from service.training.spec import Hyperparameters, TrainSpec
 from service.web.app import create_app
 from tests.support.harness import wait_until
-from tests.support.training import train
+from tests.support.training import promote_rotten, train
 
 ROW = {"smoking": 0, "obesity": 1, "exercise": 0}
 
@@ -91,7 +94,7 @@ def test_predictions_equal_the_network_on_standardised_input(app, client, store)
 
 def test_pinned_version_and_current(client, store):
     train(store, epochs=50, seed=7)  # version 2 becomes current
-    wait_until(lambda: served(client) == 2, 10, what="the app to load version 2")
+    wait_until(lambda: served(client) == 2, 10, what="the watcher to load version 2")
     assert client.post("/models/diabetes/versions/1/predict", json=ROW).get_json()["version"] == 1
     assert client.post("/models/diabetes/predict", json=ROW).get_json()["version"] == 2
 
@@ -151,25 +154,19 @@ def load_failures(client) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def test_hot_reload_and_refusal_of_a_corrupt_version(client, store):
+def test_hot_reload_and_refusal_of_a_corrupt_version(app, client, store):
     train(store, epochs=50, seed=5)
-    wait_until(lambda: served(client) == 2, 10, what="the app to load version 2")
+    wait_until(lambda: served(client) == 2, 10, what="the watcher to load version 2")
     # Version 3 is published and then damaged on disk: it must be refused, 2 keeps serving.
     failures = load_failures(client)
-    train(store, epochs=50, seed=6)
-    weights = store.root / "diabetes" / "3" / "weights.npz"
-    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
-    wait_until(
-        lambda: client.get("/health/ready").get_json()["status"] == "degraded",
-        10,
-        what="the app to refuse version 3",
-    )
+    promote_rotten(store, seed=6)
+    wait_until(lambda: "diabetes" in app.extensions["nns.registry"].errors, 10, what="refusal")
     assert served(client) == 2
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.get_json()["status"] == "degraded"
     assert "version 3" in ready.get_json()["problems"][0]
     assert "version 3" in client.get("/models/diabetes").get_json()["load_error"]
-    assert load_failures(client) == failures + 1
+    assert load_failures(client) == failures + 1  # counters are per process, not per app
 
 
 def test_fresh_app_falls_back_to_newest_loadable_version(settings_dict, store):
@@ -184,10 +181,6 @@ def test_fresh_app_falls_back_to_newest_loadable_version(settings_dict, store):
 def test_fresh_app_falls_back_to_the_last_promoted_version_not_an_unpromoted_one(
     settings_dict, store
 ):
-    from service.data import datasets
-    from service.training.pipeline import train_model
-    from service.training.spec import Hyperparameters, TrainSpec
-
     train(store, epochs=50)  # v2, promoted
     params = Hyperparameters(epochs=50)
     train_model(

@@ -18,7 +18,7 @@ from service.jobs.trainer import Trainer
 from service.web.app import create_app
 from tests.support.api import TOKEN
 from tests.support.harness import free_port, wait_until
-from tests.support.training import ROWS, train
+from tests.support.training import ROWS, promote_rotten, train
 
 LIMITS = {"max_train_rows": 20, "max_epochs": 5000, "max_layers": 2, "max_layer_width": 16}
 
@@ -108,6 +108,8 @@ def test_a_new_model_is_created_from_csv_with_query_hyperparameters(client, auth
     assert resp.status_code == 202, resp.json
     run_next(jobs)
     assert client.get(resp.headers["Location"]).json["status"] == "succeeded"
+    served = lambda: client.get("/models/xor-csv").status_code == 200  # noqa: E731
+    wait_until(served, 5, what="the watcher to load the new model")
     card = client.get("/models/xor-csv").json
     assert [f["name"] for f in card["features"]] == ["a", "b"] and card["target"] == "y"
     params = card["training"]["hyperparameters"]
@@ -313,7 +315,7 @@ def test_openapi_describes_the_training_endpoints(client):
 def test_put_current_promotes_and_rolls_back(client, auth, store):
     train(store, epochs=50)  # version 2, current
     one = {"smoking": 0, "obesity": 1, "exercise": 0}
-    assert client.post("/predict", json=one).json["version"] == 2
+    wait_until(lambda: served_version(client) == 2, 5, what="version 2 to be served")
     resp = client.put("/models/diabetes/current", json={"version": 1}, headers=auth)
     assert resp.status_code == 200
     assert resp.json == {"name": "diabetes", "current_version": 1, "previous": 2}
@@ -334,11 +336,7 @@ def test_a_version_that_fails_to_load_is_refused_until_repaired_and_promoted_aga
     one = {"smoking": 0, "obesity": 1, "exercise": 0}
     assert client.post("/predict", json=one).json["version"] == 1
     failures_before = load_failures(client)
-    train(store, epochs=50)  # version 2 becomes current ...
-    weights = store.root / "diabetes" / "2" / "weights.npz"
-    good = weights.read_bytes()
-    weights.chmod(0o644)
-    weights.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # ... and its weights rot
+    weights, good = promote_rotten(store)  # version 2 becomes current, its weights rotten
 
     def refused() -> bool:  # the worker looked at CURRENT again, after the reload interval
         return client.get("/health/ready").json["status"] == "degraded"

@@ -3,7 +3,7 @@
 from flask import Blueprint, Response
 from pydantic import ValidationError
 
-from model_store import ModelNotFound, StoreError, validate_name
+from model_store import StoreError, validate_name
 
 from ...errors import NotFound, from_validation
 from ...serving.export import exporter
@@ -155,8 +155,7 @@ def set_current(name: str):
         body = PromoteRequest.model_validate_json(json_body())
     except ValidationError as exc:
         raise from_validation(exc) from None
-    if name not in store().list_models():
-        raise ModelNotFound(f"model {name!r} not found")
+    store().versions(name)  # 404 for a model without versions (one LIST on object storage)
     previous = current_version(name)
     store().set_current(name, body.version)
     registry().refresh()

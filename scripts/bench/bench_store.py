@@ -1,6 +1,7 @@
+#!/usr/bin/env python
 """Print publish, load and poll latency and requests per operation, filesystem vs moto S3.
 
-Run: .venv/bin/python -m tests.model_store.bench_store [--repeats 30]
+Run: .venv/bin/python scripts/bench/bench_store.py [--repeats 30]
 Starts moto's server (a process on 127.0.0.1), uses a temporary directory, prints a table.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import collections
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from model_store import ModelStore, Store
-from model_store.s3 import S3Store, make_client
-from tests.support.s3_servers import start_moto
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root
+from model_store import ModelStore, Store  # noqa: E402
+from model_store.s3 import S3Store, make_client  # noqa: E402
+from tests.support.s3_servers import start_moto  # noqa: E402
 
 # model name -> (what it is, weight shapes)
 MODELS = {
@@ -109,7 +112,7 @@ def main() -> None:
                 f"| {poll['filesystem']:.2f} | {poll['S3 (moto)']:.2f} "
                 f"| {requests_of(seen, s3.pointers)} |"
             )
-            bucket, key = s3.bucket, f"{s3.prefix}/small/CURRENT"
+            bucket, key = s3.bucket, f"{s3.prefix}/small.CURRENT"
             floor = median_ms(lambda _: client.get_object(Bucket=bucket, Key=key), args.repeats)
             print(f"| one plain GetObject (the server's floor) | | | {floor:.2f} | 1 GetObject |")
         finally:
