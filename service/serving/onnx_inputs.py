@@ -4,6 +4,8 @@ One input per feature, under the feature's name, shape [N, 1]:
 
 * numbers (numeric and 0/1 features): float; NaN is a missing value, replaced by the stored
   median (Imputer) when the feature had missing values in training;
+* dates: float, days since 1970-01-01 UTC (what /predict makes of ISO text: 2024-03-31T12:00Z
+  is 19813.5), the network's own input; NaN is missing, as for numbers;
 * text (binary with two words, categorical): string, spelled as V2's BYTES elements spell the
   value (service/serving/v2/signature.py: text as is, booleans true/false, numbers as JSON
   writes them); the empty string is the missing value of a feature that had missing values in
@@ -32,18 +34,22 @@ from ..training.model import TrainedModel
 from .onnx_graph import ML, Graph, NotExportable
 from .v2.signature import feature_input
 
+DAYS = "days since 1970-01-01 UTC"  # a date input's unit (service/data/dates.py)
+
 
 def takes_text(spec: FeatureSpec) -> bool:
-    """Tell whether the feature's input is a string tensor (else a float one)."""
-    return feature_input(spec).text is not None
+    """Tell whether the feature's input is a string tensor (else a float one; dates are days)."""
+    return spec.type != "date" and feature_input(spec).text is not None
 
 
 def describe(spec: FeatureSpec) -> dict:
     """Return what a user needs to feed the feature's input: its type and accepted values."""
     info = feature_input(spec)
     out: dict = {"name": spec.name, "kind": spec.type, "nullable": spec.nullable}
-    if info.text is None:
+    if not takes_text(spec):
         out["input"] = "float"
+        if spec.type == "date":
+            out["unit"] = DAYS
         if spec.nullable:
             out["missing"] = "NaN"
             out["impute"] = _impute(spec)
@@ -62,7 +68,7 @@ def _impute(spec: FeatureSpec) -> float:
 def _doc(spec: FeatureSpec) -> str:
     info = describe(spec)
     if info["input"] == "float":
-        text = f"{spec.type} feature, float"
+        text = f"{spec.type} feature, float" + (f" ({DAYS})" if spec.type == "date" else "")
         if spec.nullable:
             text += f"; NaN is a missing value, imputed with {info['impute']:g}"
         return text
@@ -72,7 +78,12 @@ def _doc(spec: FeatureSpec) -> str:
     return text + "; any other text is scored at the training mean of this feature's columns"
 
 
-KINDS = ("numeric", "binary", "categorical")  # the feature kinds this graph knows how to read
+KINDS = (
+    "numeric",
+    "binary",
+    "categorical",
+    "date",
+)  # the feature kinds this graph knows how to read
 
 
 def scaled_inputs(graph: Graph, model: TrainedModel) -> str:

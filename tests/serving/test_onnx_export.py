@@ -16,6 +16,7 @@ from service.data.dataset import from_rows
 from service.nn import HIDDEN_ACTIVATIONS
 from service.serving.onnx_export import ACTIVATION_OPS, export, to_bytes
 from service.serving.onnx_graph import NotExportable
+from service.serving.onnx_inputs import DAYS, describe
 from service.serving.predictor import Predictor
 from service.serving.v2.outputs import declared
 from service.training.pipeline import run, train_model
@@ -221,3 +222,36 @@ def test_a_feature_kind_the_exporter_does_not_know_is_refused(store):
     model.meta = model.meta.model_copy(update={"features": [unknown, *model.meta.features[1:]]})
     with pytest.raises(NotExportable, match="of kind 'later'"):
         export(model)
+
+
+def test_date_features_are_days_since_1970(tmp_path):
+    """A date column exports as a float input of days; its answers are /predict's, gaps too."""
+    rng = np.random.default_rng(3)
+    days = rng.integers(18_000, 20_000, 240)
+    lines = ["when,x,late"]
+    for i, day in enumerate(days):
+        when = (
+            "" if i % 17 == 0 else str(np.datetime64(int(day), "D")) + ("T06:30" if i % 2 else "")
+        )
+        lines.append(f"{when},{rng.normal():.3f},{'yes' if day > 19_000 else 'no'}")
+    store = ModelStore(tmp_path / "models")
+    params = Hyperparameters(hidden=[8], epochs=120, learning_rate=0.02)
+    train_model(
+        TrainSpec(model="dated", hyperparameters=params, promote="always"),
+        read_csv_text("\n".join(lines) + "\n", "late"),
+        store,
+    )
+    model = predictor(store, "dated")
+    spec = model.meta.features[0]
+    assert (spec.name, spec.type, spec.nullable) == ("when", "date", True)
+    assert describe(spec)["input"] == "float" and describe(spec)["unit"] == DAYS
+    rows = [
+        {"when": "2021-06-01", "x": 0.1},
+        {"when": "2023-12-31T23:59:30Z", "x": -1.0},
+        {"when": "2019-02-03T10:00+02:00", "x": 0.5},
+        {"when": None, "x": 0.0},
+    ]
+    client = create_app({"data_dir": tmp_path, "model_store": store.root}).test_client()
+    assert_same(graph_answers(model, rows), predict(client, "dated", rows))
+    fed = feeds(model, rows[:1])["when"]
+    assert fed.dtype == np.float32 and fed[0, 0] == 18779.0  # 2021-06-01 is day 18,779

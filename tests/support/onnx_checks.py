@@ -14,6 +14,7 @@ import math
 import numpy as np
 import onnxruntime as ort
 
+from service.data import dates
 from service.data.features import FeatureSet
 from service.serving.onnx_inputs import takes_text
 from service.serving.predictor import Predictor
@@ -36,7 +37,8 @@ def feeds(predictor: Predictor, rows: list[dict]) -> dict[str, np.ndarray]:
             texts = ["" if v is None else text_of(v) for v in column]
             out[spec.name] = np.array(texts, dtype=object).reshape(-1, 1)
         else:
-            values = [math.nan if v is None else float(v) for v in column]
+            number = dates.days_of if spec.type == "date" else float  # a date's input is days
+            values = [math.nan if v is None else number(v) for v in column]
             out[spec.name] = np.array(values, dtype=np.float32).reshape(-1, 1)
     return out
 
