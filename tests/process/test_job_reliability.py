@@ -403,3 +403,8 @@ def test_the_trainer_lowers_its_own_cpu_priority(tmp_path):
         # /proc/<pid>/stat: field 19 is the niceness (after the command name in parentheses).
         stat = Path(f"/proc/{trainer.popen.pid}/stat").read_text()
         assert int(stat.rsplit(")", 1)[1].split()[16]) == 7
+        # It leads its own session (the harness starts it so), so with the kernel's autogroup
+        # its session's group is niced too, or nice 7 would weigh nothing against gunicorn's.
+        group = Path(f"/proc/{trainer.popen.pid}/autogroup")
+        if group.exists() and Path("/proc/sys/kernel/sched_autogroup_enabled").read_text() == "1\n":
+            assert group.read_text().split()[-1] == "7", group.read_text()
