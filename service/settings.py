@@ -80,7 +80,9 @@ class Settings(BaseSettings):
         ge=0,
         le=19,
         description="CPU niceness the trainer runs at (0 to 19), so training on the API's host "
-        "yields CPU to predictions; raising it needs no privilege.",
+        "yields CPU to predictions; raising it needs no privilege. It weighs the trainer against "
+        "processes of its own container; between containers their CPU shares decide (compose "
+        "gives the trainer 256).",
     )
     trainer_alive_file: Path = Field(
         Path("/tmp/nns-trainer.alive"),
