@@ -78,12 +78,7 @@ def _doc(spec: FeatureSpec) -> str:
     return text + "; any other text is scored at the training mean of this feature's columns"
 
 
-KINDS = (
-    "numeric",
-    "binary",
-    "categorical",
-    "date",
-)  # the feature kinds this graph knows how to read
+KINDS = ("numeric", "binary", "categorical", "date")  # the feature kinds this graph can read
 
 
 def scaled_inputs(graph: Graph, model: TrainedModel) -> str:
