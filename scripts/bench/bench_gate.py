@@ -36,11 +36,11 @@ if str(ROOT) not in sys.path:
 
 from model_store import ModelStore  # noqa: E402
 from service.data.csvfile import read_csv_file  # noqa: E402
-from service.data.features import FeatureError  # noqa: E402
 from service.serving.predictor import Predictor  # noqa: E402
 from service.training import evaluation  # noqa: E402
 from service.training.evaluation import EPS  # noqa: E402
 from tests.support import public_data  # noqa: E402
+from tests.support.scoring import served_outputs  # noqa: E402
 
 PINNED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -89,16 +89,9 @@ def losses(model: Predictor, prepared) -> tuple[np.ndarray, np.ndarray, int]:
     held one."""
     train = read_csv_file(prepared.train, prepared.target)
     test = read_csv_file(prepared.test, prepared.target)
-    names = [f.name for f in model.meta.features]
-    columns = [test.columns[test.features.index(n)] for n in names]
-    kept = np.ones(test.rows, dtype=bool)  # a row the service refuses (a value missing where
-    try:  # training had none) is left out of both the model's and the baseline's losses
-        model.feature_set.encode_lenient(columns)
-    except FeatureError as exc:
-        for problem in exc.problems:
-            kept[problem.rows] = False
-    X, unknowns = model.feature_set.encode_lenient([c[kept] for c in columns])
-    out = model.forward(model.at_average(X, unknowns))
+    # A row the service refuses (a value missing where training had none) is left out of both
+    # the model's and the baseline's losses.
+    kept, out, unknowns = served_outputs(model, test)
     unknown = len({row for u in unknowns for row in u.rows})
     y_test, y_train = test.y[kept], train.y
     if model.task == "regression":

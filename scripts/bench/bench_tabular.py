@@ -62,12 +62,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # the repo root
 from model_store import ModelStore  # noqa: E402
 from service.data.csvfile import read_csv_text  # noqa: E402
-from service.data.features import FeatureError  # noqa: E402
 from service.serving.predictor import Predictor  # noqa: E402
 from service.training.pipeline import train_model  # noqa: E402
 from service.training.request import hidden_widths  # noqa: E402
 from service.training.spec import Hyperparameters, TrainSpec  # noqa: E402
 from tests.support import public_data as tabular_data  # noqa: E402
+from tests.support.scoring import served_outputs  # noqa: E402
 
 ACC_MARGIN = 0.03  # accuracy may be this much below the reference
 RMSE_FACTOR = 1.10  # RMSE may be this many times the better of the reference and the mean
@@ -278,15 +278,7 @@ def run_engine(table: Table, changes: dict, seed: int) -> dict:
         seconds = time.perf_counter() - start
         model = Predictor(store.load("bench", result.version), max_batch=10**9)
     test = _dataset(table.test, table.y_test, table.features)
-    columns = [test.columns[test.features.index(n)] for n in model.feature_set.names]
-    accepted = np.ones(len(table.y_test), dtype=bool)
-    try:
-        model.feature_set.encode_lenient(columns)
-    except FeatureError as exc:
-        for problem in exc.problems:
-            accepted[problem.rows] = False
-    X, unknowns = model.feature_set.encode_lenient([c[accepted] for c in columns])
-    out = model.forward(model.at_average(X, unknowns))
+    accepted, out, _ = served_outputs(model, test)
     regression = table.task == "regression"
     mean = np.mean(np.array(table.y_train, dtype=float)) if regression else None
     pred = np.full(len(table.y_test), mean, dtype=object)
@@ -297,7 +289,7 @@ def run_engine(table: Table, changes: dict, seed: int) -> dict:
         "seconds": seconds,
         "epochs_run": result.epochs_run,
         "evaluated_on": result.metrics.evaluated_on,
-        "inputs": X.shape[1],
+        "inputs": model.feature_set.width,
     }
 
 
