@@ -31,7 +31,7 @@ _settings = get_settings()
 bind = _settings.bind
 workers = _settings.workers
 threads = _settings.threads
-# Measured (README, benchmarks): sync workers balance load evenly; gthread with keep-alive
+# Measured (docs/benchmarks.md): sync workers balance load evenly; gthread with keep-alive
 # could leave one worker idle. Threads > 1 switches to gthread for slow clients.
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = _settings.timeout

@@ -1,4 +1,5 @@
-"""Every `$` command and python snippet of README.md, run in order against `make serve`'s code.
+"""Every `$` command and python snippet of README.md, then of docs/interoperability.md, run in
+order against `make serve`'s code.
 
 The server is scripts/serve.py (what `make serve` runs: the default model trained into an empty
 store, then gunicorn and the trainer) on a free port with a temporary data directory; commands
@@ -35,6 +36,8 @@ pytestmark = pytest.mark.process
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
+# Guide pages whose examples run after the README's, on the same server, in this order.
+GUIDES = {page: (ROOT / page).read_text() for page in ("README.md", "docs/interoperability.md")}
 TOKEN = "s3cret"  # the README's `export NNS_ADMIN_TOKEN=s3cret`
 RETRY_FOR = 30.0  # seconds a read-only example may take to show what the README shows
 
@@ -79,12 +82,12 @@ def server(tmp_path_factory):
 
 
 def _read_only(example: Example) -> bool:
-    """Tell a curl that changes nothing: a GET, or a prediction (which a worker answers from a
+    """Tell a curl that changes nothing: a GET, or a prediction or V2 infer (answered from a
     new version within NNS_RELOAD_INTERVAL of its training or promotion)."""
     command = example.command.strip()
     if not command.startswith("curl "):
         return False
-    predict = re.search(r"-X POST \S+/predict\s", command)
+    predict = re.search(r"-X POST \S+/(predict|infer)\b", command)  # with a query string too
     return predict is not None or not re.search(r"\s(-X|-d|--data\S*)\s", command)
 
 
@@ -100,7 +103,7 @@ def _run(srv: Server, example: Example) -> tuple[int, str]:
     return out.returncode, out.stdout.decode(errors="replace")
 
 
-def _check(srv: Server, example: Example) -> None:
+def _check(srv: Server, example: Example, page: str = "README.md") -> None:
     export = re.fullmatch(r"export (\w+)=(\S+)", example.command.strip())
     if export:
         srv.env[export.group(1)] = export.group(2)
@@ -117,7 +120,7 @@ def _check(srv: Server, example: Example) -> None:
             if time.monotonic() >= deadline:
                 shown = "\n".join(example.shown)
                 raise AssertionError(
-                    f"README.md:{example.line}: {exc}\n$ {example.command}\n"
+                    f"{page}:{example.line}: {exc}\n$ {example.command}\n"
                     f"--- shown\n{shown}\n--- got\n{output[-4000:]}"
                 ) from None
         time.sleep(0.1)
@@ -128,8 +131,9 @@ def test_every_readme_example_runs_as_shown(server):
     assert sum(e.command.startswith("curl") for e in found) >= 10, "the parser found no curls"
     assert any(e.command.startswith("nns-train") for e in found)
     assert TOKEN in README and f"export NNS_ADMIN_TOKEN={TOKEN}" in README
-    for example in found:
-        _check(server, example)
+    for page, text in GUIDES.items():
+        for example in examples(text):
+            _check(server, example, page)
 
 
 def test_every_route_is_in_the_readme(server):

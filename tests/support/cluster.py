@@ -81,7 +81,7 @@ class Cluster:
         self.location = f"s3://{self.bucket}/models"
         # The test's own view of the bucket, with its own client (no AWS_* in this process).
         self.store = S3Store(self.location, client=self.client)
-        # Seeded once before the instances start, as the README says, by nns-train's script.
+        # Seeded once before the instances start, as docs/deploying.md says, by nns-train's script.
         seeded = train_cli(self.location, "--epochs", "300", env=self.aws_env())
         assert (seeded["version"], self.store.current_version(MODEL)) == (1, 1), seeded
         self.redis = RedisServer(self.host("redis") / "redis.log")
