@@ -119,10 +119,18 @@ def get_settings() -> Settings:
     return Settings()
 
 
+# The settings that bound a request or a job: README lists them once, in its limits table.
+LIMITS = frozenset(
+    {n for n in Settings.model_fields if n.startswith("max_")} | {"job_timeout", "timeout"}
+)
+
+
 def markdown_table() -> str:
-    """Return the README's table of settings: each variable, its default and its description."""
+    """Return the README's settings table (limits have their own): variable, default, meaning."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
+        if name in LIMITS:
+            continue
         default = "unset" if field.default is None else f"`{field.default}`"
         lines.append(f"| `NNS_{name.upper()}` | {default} | {field.description} |")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import Settings, markdown_table
+from service.settings import LIMITS, Settings, markdown_table
 from service.training.cli import build_parser
 from service.training.spec import RECIPES, Hyperparameters
 
@@ -20,8 +20,6 @@ from .examples import Mismatch, examples, match_output, output_lines
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 DOCS = {p.relative_to(ROOT).as_posix(): p.read_text() for p in (ROOT / "docs").glob("*.md")}
-LIMITS = {name for name in Settings.model_fields if name.startswith("max_")}
-LIMITS |= {"job_timeout", "timeout"}  # a job's budget, and gunicorn's per request
 
 
 def _between(name: str) -> str:
