@@ -144,17 +144,27 @@ def test_a_poll_reads_only_the_changed_currents(s3_raw: S3Raw, s3_env: dict) -> 
     assert changed["c"].token == writer.current_token("c")
 
 
-def test_a_poll_costs_one_list_per_500_models(s3_raw: S3Raw, s3_env: dict) -> None:
-    # A LIST page holds 1,000 entries: a model's folder and its CURRENT take two.
+def pages_of_ten(params: dict, **_: Any) -> None:
+    params["MaxKeys"] = 10
+
+
+@pytest.mark.parametrize("models,pages", [(5, 1), (6, 2)])
+def test_a_poll_costs_one_list_per_half_page_of_models(
+    s3_raw: S3Raw, s3_env: dict, models: int, pages: int
+) -> None:
+    # A model's folder and its CURRENT are two entries of a LIST page: S3's pages hold 1,000
+    # entries, so a poll costs a LIST per 500 models. Pages of 10 here (MaxKeys, as a server
+    # with smaller pages would send them) show the same arithmetic without 1,000 uploads.
     client, seen = counting_client(s3_env)
+    client.meta.events.register("provide-client-params.s3.ListObjectsV2", pages_of_ten)
     poller = S3Store(s3_raw.location, client=client)
-    for n in range(501):  # the objects a LIST sees at the top level, without publishing
+    for n in range(models):  # the objects a LIST sees at the top level, without publishing
         s3_raw.write(b"1\n1\n", f"m{n:03d}.CURRENT")
         s3_raw.write(b"", f"m{n:03d}", "1", "model.json")
-    assert len(poller.pointers()) == 501
+    assert len(poller.pointers()) == models
     seen.clear()
     poller.pointers()
-    assert seen == {("ListObjectsV2", 200): 2}
+    assert seen == {("ListObjectsV2", 200): pages}
 
 
 def test_a_never_promoted_model_costs_a_list_until_it_has_a_version(
