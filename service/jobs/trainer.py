@@ -4,12 +4,11 @@ It reads the same NNS_* settings as the API, takes one message at a time from th
 claims the job it names and trains it with the same function as `nns-train`, sending a
 heartbeat every NNS_JOB_HEARTBEAT seconds. A reaper thread settles the jobs of trainers that
 went silent (service.jobs.reaper). SIGTERM or SIGINT stops it; a job it was running goes back
-to the queue. `nns-trainer --check` is the container healthcheck (service.jobs.liveness).
+to the queue. `nns-trainer --check`, the container healthcheck, is service.jobs.command.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -24,11 +23,11 @@ from pathlib import Path
 from model_store import Published, Store, StoreError, open_store
 
 from .. import logs
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from ..training import pipeline
 from ..training.plots import loss_curve_png
 from ..training.request import TrainRequest
-from .liveness import AliveFile, Outage, check
+from .liveness import AliveFile, Outage
 from .queue import JobQueue, QueueUnavailable
 from .reaper import Reaper
 from .state import Conflict, StoredJob
@@ -303,21 +302,6 @@ def run_job(queue: JobQueue, job_id: str) -> str | None:
     return Trainer(queue).run_job(job_id)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the trainer until SIGTERM or SIGINT; with --check, report whether one runs here."""
-    parser = argparse.ArgumentParser(prog="nns-trainer", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--check", action="store_true", help="exit 0 if a trainer here is alive and not stuck"
-    )
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    if args.check:
-        healthy, line = check(settings)
-        print(f"nns-trainer: {line}")
-        return 0 if healthy else 1
-    return serve(settings)
-
-
 def yield_cpu(target: int) -> int:
     """Lower this process's CPU priority to niceness `target`; return its niceness now.
 
@@ -375,6 +359,6 @@ def serve(settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    from service.jobs.trainer import main as _main  # one module object for the whole process
+    from service.jobs.command import main  # which imports service.jobs.trainer: one module object
 
-    sys.exit(_main())
+    sys.exit(main())

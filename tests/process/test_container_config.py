@@ -227,7 +227,7 @@ def test_compose_agrees_with_image_and_settings():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert (
         trainer["command"] == ["nns-trainer"]
-        and scripts["nns-trainer"] == "service.jobs.trainer:main"
+        and scripts["nns-trainer"] == "service.jobs.command:main"
     )
     # The API's check is the image's; the trainer's asks the trainer, not a port it lacks.
     assert api["healthcheck"]["test"] == ["CMD", *image["HEALTHCHECK"]]

@@ -54,7 +54,7 @@ def pausing(*args, **kwargs):
     return real(*args, **kwargs)
 
 setattr(owner, name, pausing)
-from service.jobs.trainer import main
+from service.jobs.command import main
 sys.argv[1:] = []
 sys.exit(main())
 """
@@ -357,7 +357,7 @@ def test_a_redis_outage_is_logged_once_down_and_once_back_without_tracebacks(tmp
 
 def check(data_dir: Path, alive: Path) -> subprocess.CompletedProcess:
     env = env_for(data_dir, NNS_TRAINER_ALIVE_FILE=str(alive), **FAST)
-    argv = [sys.executable, "-m", "service.jobs.trainer", "--check"]
+    argv = [sys.executable, "-m", "service.jobs.command", "--check"]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
 
 
